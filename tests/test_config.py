@@ -1,0 +1,57 @@
+import pytest
+
+from workbench.config import ConfigError, Oracle, Reference, load_config, to_dict, from_dict, RunConfig
+
+
+def test_presets_load():
+    quick = load_config(preset="quick")
+    assert quick.name == "quick" and quick.loop.iterations >= 2
+    assert load_config(preset="default").name == "default"
+
+
+def test_overrides_parse_values():
+    cfg = load_config(preset="quick", overrides=["loop.iterations=3", "generation.temperatures=[1.0, 0.7]",
+                                                 "loop.reference=previous", "dpo.beta=1", "loop.oracle=gold"])
+    assert cfg.loop.iterations == 3
+    assert cfg.generation.temperatures == [1.0, 0.7]
+    assert cfg.loop.reference is Reference.PREVIOUS
+    assert cfg.dpo.beta == 1.0 and isinstance(cfg.dpo.beta, float)
+    assert cfg.loop.oracle is Oracle.GOLD
+
+
+def test_round_trip():
+    cfg = load_config(preset="quick", overrides=["loop.length_penalty=0.01"])
+    assert from_dict(RunConfig, to_dict(cfg)) == cfg
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("loop.iterationz=2", "unknown config key loop.iterationz"),
+        ("nope=1", "unknown config key nope"),
+        ("generation.n=-1", "generation.n must be >= 2"),
+        ("loop.length_penalty=abc", "loop.length_penalty: expected float"),
+        ("loop.reference=sometimes", "loop.reference: expected one of 'initial', 'previous'"),
+        ("generation.temperatures=0.7", "generation.temperatures: expected a list"),
+        ("generation.n=7", "must be divisible"),
+        ("world.n_eval=0", "world.n_eval must be >= 1"),
+        ("loop=3", "loop: expected a mapping"),
+        ("seed=true", "seed: expected int"),
+        ("noequals", "expected key=value"),
+    ],
+)
+def test_bad_overrides_name_the_key(override, message):
+    overrides = [override] if override != "generation.n=7" else ["generation.temperatures=[1.0, 0.7]", override]
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_config(preset="quick", overrides=overrides)
+
+
+def test_unknown_preset_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="unknown preset 'huge'.*quick"):
+        load_config(preset="huge")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(path=tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("loop:\n  iterations: [1\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path=bad)

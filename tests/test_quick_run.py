@@ -1,0 +1,150 @@
+"""The quick preset end to end, through the real CLI, with a second process reading the store while it runs."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from workbench.config import load_config
+from workbench.store import query
+
+CLI = [sys.executable, "-m", "workbench"]
+
+
+def _sql(root, sql):
+    out = subprocess.run(CLI + ["sql", "--root", str(root), "--json", sql], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        CLI + ["run", "--preset", "quick", "--root", str(root)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    # Read the store from this process while the run writes it: no lock errors, and rows appear before the end.
+    live = []
+    while proc.poll() is None:
+        names, rows = query(root, "select count(*) as n, count(distinct run_id) from generations")
+        status = query(root, "select count(*) from stages where stage = 'done'")[1][0][0]
+        live.append((rows[0][0], status))
+        time.sleep(0.5)
+    output = proc.stdout.read()
+    assert proc.returncode == 0, output[-4000:]
+    (run_id,) = [d for d in os.listdir(root)]
+    return root, run_id, output, live
+
+
+def test_cli_prints_run_id_and_metrics_table(quick_run):
+    root, run_id, output, _ = quick_run
+    assert f"run {run_id} finished" in output
+    assert "iteration  gold_win_rate" in output
+    assert "[workbench] stage sft done in" in output
+
+
+def test_store_was_readable_while_the_run_wrote(quick_run):
+    _, _, _, live = quick_run
+    during = [n for n, done in live if done == 0]
+    assert len(during) >= 3
+    assert any(n > 0 for n in during), "the reader never saw a generation before the run finished"
+
+
+def test_counts_agree(quick_run):
+    root, run_id, _, _ = quick_run
+    cfg = load_config(preset="quick")
+    g, T = cfg.generation, cfg.loop.iterations
+    rollouts = _sql(root, "select iteration, count(*) as n, count(distinct prompt_id) as prompts from generations "
+                          "where purpose = 'rollout' group by iteration order by iteration")
+    assert rollouts == [{"iteration": t, "n": cfg.world.n_iter * g.n, "prompts": cfg.world.n_iter} for t in range(1, T + 1)]
+    evals = _sql(root, "select iteration, count(*) as n from generations where purpose = 'eval' group by 1 order by 1")
+    assert evals == [{"iteration": t, "n": cfg.world.n_eval} for t in range(T + 1)]
+    its = _sql(root, "select iteration, n_prompts, n_pairs, n_ties_dropped, n_generations from iterations order by 1")
+    assert [i["iteration"] for i in its] == list(range(1, T + 1))
+    for it in its:
+        assert it["n_pairs"] + it["n_ties_dropped"] == it["n_prompts"] == cfg.world.n_iter
+        assert it["n_generations"] == cfg.world.n_iter * g.n
+    pairs = _sql(root, "select iteration, count(*) as n from pairs where rule = 'best_worst' group by 1 order by 1")
+    assert [p["n"] for p in pairs] == [it["n_pairs"] for it in its]
+    # every rollout is scored by the RM and the gold oracle
+    unscored = _sql(root, "select count(*) as n from generations g where purpose = 'rollout' and "
+                          "(select count(distinct scorer) from scores s where s.generation_id = g.generation_id) <> 2")
+    assert unscored == [{"n": 0}]
+
+
+def test_pairs_are_best_and_worst_of_their_prompt(quick_run):
+    root, _, _, _ = quick_run
+    rows = _sql(root, """
+        select p.pair_id, p.margin, c.prompt_id = p.prompt_id and r.prompt_id = p.prompt_id as same_prompt,
+               sc.value as rc, sr.value as rr,
+               (select max(s.value) from scores s join generations g using (generation_id)
+                 where g.prompt_id = p.prompt_id and g.iteration = p.iteration and g.purpose = 'rollout'
+                   and s.scorer = 'rm') as best,
+               (select min(s.value) from scores s join generations g using (generation_id)
+                 where g.prompt_id = p.prompt_id and g.iteration = p.iteration and g.purpose = 'rollout'
+                   and s.scorer = 'rm') as worst
+        from pairs p
+        join generations c on c.generation_id = p.chosen_id
+        join generations r on r.generation_id = p.rejected_id
+        join scores sc on sc.generation_id = p.chosen_id and sc.scorer = 'rm'
+        join scores sr on sr.generation_id = p.rejected_id and sr.scorer = 'rm'
+        where p.rule = 'best_worst'
+    """)
+    assert rows
+    for r in rows:  # λ = 0 in the quick preset: chosen is the max RM score, rejected the min
+        assert r["same_prompt"]
+        assert r["margin"] > 0
+        assert r["rc"] == pytest.approx(r["best"]) and r["rr"] == pytest.approx(r["worst"])
+
+
+def test_one_gold_win_rate_per_iteration(quick_run):
+    root, _, _, _ = quick_run
+    rows = _sql(root, "select iteration, value from metrics where name = 'gold_win_rate' order by iteration")
+    T = load_config(preset="quick").loop.iterations
+    assert [r["iteration"] for r in rows] == list(range(T + 1))
+    assert rows[0]["value"] == 0.5  # π0 against itself
+    assert all(0.0 <= r["value"] <= 1.0 for r in rows)
+    per_section = _sql(root, "select distinct name from metrics where name like 'gold_win_rate.%' order by 1")
+    assert [r["name"] for r in per_section] == ["gold_win_rate.chat", "gold_win_rate.reasoning"]
+
+
+def test_win_rate_recomputes_from_the_store(quick_run):
+    """The metric on the dashboard equals what SQL over the eval generations gives."""
+    root, _, _, _ = quick_run
+    rows = _sql(root, """
+        with u as (select g.iteration, g.prompt_id, s.value from generations g join scores s using (generation_id)
+                   where g.purpose = 'eval' and s.scorer = 'gold')
+        select a.iteration, avg(case when a.value > b.value then 1.0 when a.value = b.value then 0.5 else 0.0 end) as wr
+        from u a join u b on a.prompt_id = b.prompt_id and b.iteration = 0
+        group by a.iteration order by a.iteration
+    """)
+    stored = _sql(root, "select iteration, value from metrics where name = 'gold_win_rate' order by iteration")
+    assert [r["wr"] for r in rows] == pytest.approx([r["value"] for r in stored])
+
+
+def test_runs_lists_the_finished_run(quick_run):
+    root, run_id, _, _ = quick_run
+    out = subprocess.run(CLI + ["runs", "--root", str(root)], capture_output=True, text=True, check=True).stdout
+    line = next(l for l in out.splitlines() if l.startswith(run_id))
+    assert "finished" in line
+
+
+def test_artifacts_are_loadable_models(quick_run):
+    root, run_id, _, _ = quick_run
+    models = root / run_id / "models"
+    for name in ("tokenizer", "sft", "rm", "policy_1", "policy_2"):
+        assert (models / name).is_dir(), name
+    assert (models / "policy_2" / "config.json").is_file()
+    assert (root / run_id / "config.yaml").is_file()
+
+
+def test_bad_config_fails_before_any_work(tmp_path):
+    out = subprocess.run(CLI + ["run", "--preset", "quick", "--root", str(tmp_path), "--set", "loop.iteratons=2"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "unknown config key loop.iteratons" in out.stderr
+    assert not any(tmp_path.iterdir())  # nothing written

@@ -1,0 +1,38 @@
+import pytest
+
+from workbench.selection import adjusted_scores, best_worst
+
+
+def test_best_and_worst_without_penalty():
+    sel = best_worst([0.1, 0.9, -0.3, 0.5], [10, 10, 10, 10])
+    assert (sel.chosen, sel.rejected) == (1, 2)
+    assert sel.margin == pytest.approx(1.2)
+
+
+def test_length_penalty_can_flip_the_choice():
+    scores, lengths = [1.0, 0.8, 0.0], [300, 20, 20]
+    assert best_worst(scores, lengths, 0.0).chosen == 0
+    sel = best_worst(scores, lengths, 0.01)  # 1.0 − 3.0 = −2.0: the long answer becomes the worst
+    assert (sel.chosen, sel.rejected) == (1, 0)
+    assert sel.chosen_score == pytest.approx(0.6)
+    assert sel.rejected_score == pytest.approx(-2.0)
+
+
+def test_equal_scores_are_dropped():
+    assert best_worst([0.5, 0.5, 0.5], [3, 3, 3]) is None
+    # equal only after the penalty: still a tie
+    assert best_worst([1.0, 0.5], [60, 10], 0.01) is None
+
+
+def test_first_index_wins_ties_within_best_or_worst():
+    sel = best_worst([1.0, 1.0, 0.0, 0.0], [1, 1, 1, 1])
+    assert (sel.chosen, sel.rejected) == (0, 2)
+
+
+def test_needs_two_samples():
+    with pytest.raises(ValueError, match="at least 2"):
+        best_worst([1.0], [1])
+
+
+def test_adjusted_scores_units():
+    assert adjusted_scores([1.0, 2.0], [100, 0], 0.001) == pytest.approx([0.9, 2.0])

@@ -1,0 +1,76 @@
+"""Smoke runs of each TRL trainer on the tiny model: a metric is logged and every parameter moves."""
+
+import copy
+
+import torch
+
+from workbench.loop import train_dpo
+from workbench.model import load_policy
+from workbench.reward import load_reward_model, score, train_reward
+from workbench.sft import train_sft
+from workbench.world import demonstrations, format_prompt
+
+
+def _params(model):
+    return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+
+def _assert_all_changed(before, after):
+    assert before.keys() == after.keys()
+    unchanged = [k for k in before if torch.equal(before[k], after[k])]
+    assert not unchanged, f"parameters that did not move: {unchanged}"
+
+
+def _pairs(world, n=32):
+    rows = []
+    for p in world.split("pref")[:n]:
+        rows.append({"prompt": format_prompt(p.text), "chosen": " " + p.reference, "rejected": " I like bread a lot."})
+    return rows
+
+
+def test_tokenizer_round_trips_and_pads_apart_from_eos(tiny):
+    _, _, tok, _ = tiny
+    text = "Q: What is 23 plus 45?\nA: 68."
+    assert tok.decode(tok(text)["input_ids"]) == text
+    assert "2" in tok.tokenize("23") and "3" in tok.tokenize("23")  # digits stay single tokens
+    assert tok.pad_token_id != tok.eos_token_id
+
+
+def test_sft_trains_every_parameter(tiny, tmp_path):
+    cfg, root, tok, world = tiny
+    cfg = copy.deepcopy(cfg)
+    cfg.sft.epochs = 1
+    before = _params(load_policy(root / "init"))
+    metrics = train_sft(cfg, demonstrations(world.split("sft")[:64], cfg.world, 0), root / "init", tok, tmp_path / "sft")
+    assert metrics["train_loss"] > 0
+    _assert_all_changed(before, _params(load_policy(tmp_path / "sft")))
+
+
+def test_reward_model_trains_and_scores(tiny, tmp_path):
+    cfg, root, tok, world = tiny
+    cfg = copy.deepcopy(cfg)
+    cfg.reward.epochs = 2
+    before = _params(load_reward_model(root / "init", tok))
+    rows = _pairs(world)
+    metrics = train_reward(cfg, rows, root / "init", tok, tmp_path / "rm")
+    assert "train_accuracy" in metrics
+    rm = load_reward_model(tmp_path / "rm", tok)
+    _assert_all_changed(before, _params(rm))
+    prompts = [r["prompt"] for r in rows]
+    chosen = score(rm, tok, prompts, [r["chosen"].strip() for r in rows])
+    rejected = score(rm, tok, prompts, [r["rejected"].strip() for r in rows])
+    assert len(set(round(c, 6) for c in chosen)) > 1  # not one score for everything (the pad == eos trap)
+    # scores do not depend on batch padding
+    alone = score(rm, tok, prompts[:1], [rows[0]["chosen"].strip()])[0]
+    assert abs(alone - chosen[0]) < 1e-4
+    assert sum(c > r for c, r in zip(chosen, rejected)) > len(rows) / 2
+
+
+def test_dpo_trains_every_parameter(tiny, tmp_path):
+    cfg, root, tok, world = tiny
+    cfg = copy.deepcopy(cfg)
+    cfg.dpo.learning_rate = 1e-3
+    before = _params(load_policy(root / "init"))
+    metrics = train_dpo(cfg, _pairs(world), root / "init", root / "init", tok, tmp_path / "pi1", seed=0)
+    assert metrics["train_loss"] > 0
+    _assert_all_changed(before, _params(load_policy(tmp_path / "pi1")))

@@ -1,0 +1,114 @@
+import json
+import random
+
+import pytest
+
+from workbench.annotator import preference_probability, prefers_a
+from workbench.config import AnnotatorConfig, WorldConfig
+from workbench.evaluation import eval_metrics, win_rate
+from workbench.world import FAMILIES, build_world, demonstrations, gold_utility
+
+
+def _prompt(world, family):
+    return next(p for p in world.prompts if p.family == family)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return build_world(WorldConfig(n_sft=50, n_pref=20, n_iter=10, n_eval=10), iterations=2, run_id="r")
+
+
+def test_splits_sizes_and_sections(world):
+    assert len(world.split("sft")) == 50
+    assert len(world.split("iter", 1)) == len(world.split("iter", 2)) == 10
+    assert {p.section for p in world.split("eval")} == {"reasoning", "chat"}
+    assert len({p.prompt_id for p in world.prompts}) == len(world.prompts)
+
+
+def test_world_seed_changes_prompts_not_families():
+    a = build_world(WorldConfig(seed=0, n_sft=20), 1, "r")
+    b = build_world(WorldConfig(seed=1, n_sft=20), 1, "r")
+    assert [p.text for p in a.prompts] != [p.text for p in b.prompts]
+    assert [p.family for p in a.prompts] == [p.family for p in b.prompts]
+
+
+def test_reference_is_best_and_errors_cost(world):
+    add = _prompt(world, "addition")
+    meta = json.loads(add.meta)
+    right = str(meta["a"] + meta["b"]) + "."
+    wrong = str(meta["a"] + meta["b"] + 1) + "."
+    assert gold_utility(add, add.reference) == 1.0
+    assert gold_utility(add, right) == 1.0
+    assert gold_utility(add, wrong) == 0.0
+    padded = "Great question! " + right + " I hope this helps."
+    assert 0.0 < gold_utility(add, padded) < 1.0  # filler costs a little, correctness dominates
+
+    topic = _prompt(world, "topic")
+    assert gold_utility(topic, topic.reference) == 1.0
+    other = next(t for t in ("tea", "rain") if t != json.loads(topic.meta)["topic"])
+    assert gold_utility(topic, f"I like {other}.") < 0.0
+
+
+def test_demonstrations_are_imperfect():
+    cfg = WorldConfig(n_sft=400, demo_error_rate=0.3, demo_verbose_rate=0.3)
+    w = build_world(cfg, 1, "r")
+    prompts = w.split("sft")
+    rows = demonstrations(prompts, cfg, seed=0)
+    utilities = [gold_utility(p, r["completion"]) for p, r in zip(prompts, rows)]
+    perfect = sum(u == 1.0 for u in utilities) / len(utilities)
+    assert 0.3 < perfect < 0.7  # (1 − 0.3)·(1 − 0.3) ≈ 0.49 of demonstrations are ideal
+    assert all(r["prompt"].startswith("Q: ") for r in rows)
+
+
+def test_annotator_follows_gold_without_noise():
+    cfg = AnnotatorConfig(temperature=0.05, flip_rate=0.0, length_bias=0.0)
+    assert preference_probability(1.0, 0.0, 10, 10, cfg) > 0.999
+    assert preference_probability(0.0, 0.0, 10, 10, cfg) == pytest.approx(0.5)
+
+
+def test_annotator_length_bias_prefers_longer_at_equal_utility():
+    cfg = AnnotatorConfig(temperature=0.2, flip_rate=0.0, length_bias=1.0)
+    p = preference_probability(0.5, 0.5, 80, 20, cfg)  # +0.6 utility units for 60 more characters
+    assert p > 0.9
+    rng = random.Random(0)
+    picks = sum(prefers_a(rng, 0.5, 0.5, 80, 20, cfg) for _ in range(4000)) / 4000
+    assert picks == pytest.approx(p, abs=0.02)
+
+
+def test_annotator_flip_rate():
+    cfg = AnnotatorConfig(temperature=0.01, flip_rate=0.2, length_bias=0.0)
+    assert preference_probability(1.0, 0.0, 5, 5, cfg) == pytest.approx(0.8)
+    assert preference_probability(0.0, 1.0, 5, 5, cfg) == pytest.approx(0.2)
+
+
+def test_win_rate_counts_ties_half():
+    assert win_rate([1, 0, 0.5, 0.2], [0, 1, 0.5, 0.1]) == pytest.approx((1 + 0 + 0.5 + 1) / 4)
+    assert win_rate([0.3] * 5, [0.3] * 5) == 0.5
+    with pytest.raises(ValueError):
+        win_rate([], [])
+
+
+def test_eval_metrics_per_section():
+    m = eval_metrics(
+        sections=["chat", "reasoning", "reasoning"],
+        gold=[1.0, 1.0, 0.0],
+        baseline_gold=[0.0, 0.0, 0.0],
+        rm=[0.5, 0.1, 0.3],
+        n_tokens=[4, 2, 6],
+        n_chars=[10, 4, 16],
+    )
+    assert m["gold_win_rate"] == pytest.approx((1 + 1 + 0.5) / 3)
+    assert m["gold_win_rate.chat"] == 1.0
+    assert m["gold_win_rate.reasoning"] == 0.75
+    assert m["mean_length_chars.reasoning"] == 10.0
+    assert m["rm_reward"] == pytest.approx(0.3)
+
+
+def test_every_family_scores_its_reference():
+    import random as _r
+
+    for family in FAMILIES.values():
+        rng = _r.Random(3)
+        for _ in range(20):
+            _, meta = family.sample(rng)
+            assert family.gold(meta, family.reference(meta)) == 1.0

@@ -1,0 +1,7 @@
+"""RLHF Workbench: run, watch and question online iterative RLHF (Dong, Xiong et al. 2024).
+
+Importing the package is cheap: torch, transformers, TRL and the UI packages load only inside the stages that
+use them.
+"""
+
+__version__ = "0.1.0"

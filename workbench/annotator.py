@@ -1,0 +1,30 @@
+"""The simulated annotator: the proxy "human" whose labels train the reward model (as in AlpacaFarm).
+
+Bradley-Terry on gold utility with a temperature, plus a length bias and a label-flip rate:
+
+    logit = ((u_a − u_b) + length_bias · (chars_a − chars_b) / 100) / temperature
+    P(a ≻ b) = (1 − flip) · σ(logit) + flip · (1 − σ(logit))
+
+With the defaults (length_bias 1.0 per 100 characters against a gold penalty of 0.5 per 100 characters) the
+annotator prefers the longer of two equally good answers, as GPT-4 judges do, so a reward model trained on its
+labels learns a length bias that the gold oracle does not share.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from workbench.config import AnnotatorConfig
+
+
+def preference_probability(u_a: float, u_b: float, chars_a: int, chars_b: int, cfg: AnnotatorConfig) -> float:
+    """P(the annotator prefers a over b). Utilities in gold units, lengths in characters."""
+    logit = ((u_a - u_b) + cfg.length_bias * (chars_a - chars_b) / 100.0) / cfg.temperature
+    p = 0.5 * (1.0 + math.tanh(0.5 * logit))  # σ(logit) without overflow
+    return (1.0 - cfg.flip_rate) * p + cfg.flip_rate * (1.0 - p)
+
+
+def prefers_a(rng: random.Random, u_a: float, u_b: float, chars_a: int, chars_b: int, cfg: AnnotatorConfig) -> bool:
+    """One sampled label: True when the annotator picks a."""
+    return rng.random() < preference_probability(u_a, u_b, chars_a, chars_b, cfg)

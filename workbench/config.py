@@ -1,0 +1,285 @@
+"""Run configuration: one dataclass per stage, filled from a YAML preset, overridden field by field.
+
+    cfg = load_config(preset="quick", overrides=["loop.iterations=3", "generation.temperatures=[1.0,0.7]"])
+
+Every field has a default that runs on CPU. Unknown keys and values of the wrong type fail in `load_config`,
+before any work starts, with a message that names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A bad preset, config file or --set override. The message names the key."""
+
+
+class Reference(str, enum.Enum):
+    """Which policy DPO regularises towards in iteration t."""
+
+    INITIAL = "initial"  # π0, the SFT model: the paper's choice
+    PREVIOUS = "previous"  # π_{t-1}
+
+    @property
+    def is_fixed(self) -> bool:
+        return self is Reference.INITIAL
+
+
+class Oracle(str, enum.Enum):
+    """Who scores the n samples in the loop."""
+
+    RM = "rm"  # the Bradley-Terry reward model (the paper's proxy)
+    GOLD = "gold"  # the toy world's gold utility: the ceiling, what perfect labels reach
+
+
+@dataclass
+class WorldConfig:
+    seed: int = 0  # world seed: which prompts and answers; same families for every seed
+    n_sft: int = 3000  # SFT demonstration prompts
+    n_pref: int = 600  # prompts whose SFT samples the annotator labels to train the reward model
+    n_iter: int = 300  # fresh prompts per DPO iteration
+    n_eval: int = 200  # held-out evaluation prompts
+    demo_error_rate: float = 0.35  # share of demonstrations with a wrong answer / off-topic content
+    demo_verbose_rate: float = 0.3  # share of demonstrations padded with filler sentences
+
+    def __post_init__(self):
+        for name in ("n_sft", "n_pref", "n_iter", "n_eval"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"world.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("demo_error_rate", "demo_verbose_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"world.{name} must be in [0, 1], got {getattr(self, name)}")
+
+
+@dataclass
+class AnnotatorConfig:
+    temperature: float = 0.2  # Bradley-Terry temperature on gold utility: lower = more decisive
+    flip_rate: float = 0.05  # probability that a label is flipped at random
+    length_bias: float = 1.0  # utility units added per 100 characters of extra length (a GPT-4-like judge's bias)
+
+    def __post_init__(self):
+        if self.temperature <= 0:
+            raise ConfigError(f"annotator.temperature must be > 0, got {self.temperature}")
+        if not 0.0 <= self.flip_rate <= 0.5:
+            raise ConfigError(f"annotator.flip_rate must be in [0, 0.5], got {self.flip_rate}")
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 384  # BPE vocabulary trained on the world's corpus
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 256
+    max_length: int = 96  # prompt + response tokens
+
+    def __post_init__(self):
+        if self.hidden_size % self.num_heads:
+            raise ConfigError(
+                f"model.hidden_size ({self.hidden_size}) must be divisible by model.num_heads ({self.num_heads})"
+            )
+        if self.vocab_size < 300:
+            raise ConfigError(f"model.vocab_size must be >= 300 (256 bytes + specials + merges), got {self.vocab_size}")
+
+
+@dataclass
+class SFTStageConfig:
+    epochs: float = 6.0
+    learning_rate: float = 2e-3
+    batch_size: int = 64
+
+
+@dataclass
+class RewardStageConfig:
+    pairs_per_prompt: int = 2  # annotator-labelled pairs drawn from π0's samples per preference prompt
+    epochs: float = 2.0
+    learning_rate: float = 3e-4
+    batch_size: int = 32
+
+
+@dataclass
+class GenerationConfig:
+    backend: str = "hf"  # transformers `generate`
+    n: int = 8  # samples per prompt
+    temperatures: list[float] = field(default_factory=lambda: [1.0])  # split evenly over the n samples
+    top_p: float = 1.0
+    max_new_tokens: int = 32
+    batch_size: int = 128  # prompts per generate call
+
+    def __post_init__(self):
+        if self.backend != "hf":
+            raise ConfigError(f"generation.backend must be 'hf', got {self.backend!r}")
+        if self.n < 2:
+            raise ConfigError(f"generation.n must be >= 2 (best vs worst needs two samples), got {self.n}")
+        if not self.temperatures or any(t <= 0 for t in self.temperatures):
+            raise ConfigError(f"generation.temperatures must be a non-empty list of values > 0, got {self.temperatures}")
+        if self.n % len(self.temperatures):
+            raise ConfigError(
+                f"generation.n ({self.n}) must be divisible by len(generation.temperatures) ({len(self.temperatures)})"
+            )
+
+
+@dataclass
+class LoopConfig:
+    iterations: int = 3
+    oracle: Oracle = Oracle.RM
+    length_penalty: float = 0.0  # λ in r − λ·len, len in characters (the paper's 0.001 is for real-model lengths)
+    reference: Reference = Reference.INITIAL
+
+    def __post_init__(self):
+        if self.iterations < 1:
+            raise ConfigError(f"loop.iterations must be >= 1, got {self.iterations}")
+        if self.length_penalty < 0:
+            raise ConfigError(f"loop.length_penalty must be >= 0, got {self.length_penalty}")
+
+
+@dataclass
+class DPOStageConfig:
+    beta: float = 0.1
+    learning_rate: float = 2e-5
+    epochs: float = 2.0
+    batch_size: int = 32
+    loss_type: list[str] = field(default_factory=lambda: ["sigmoid"])  # TRL names; ["sigmoid", "sft"] = RPO
+
+
+@dataclass
+class EvalConfig:
+    temperature: float = 0.7
+    max_new_tokens: int = 32
+
+
+@dataclass
+class RunConfig:
+    name: str = "default"
+    seed: int = 0  # training and sampling seed (the world has its own)
+    threads: int = 2  # torch intra-op threads
+    report_to: list[str] = field(default_factory=list)  # passed to the TRL trainers: tensorboard, wandb, ...
+    world: WorldConfig = field(default_factory=WorldConfig)
+    annotator: AnnotatorConfig = field(default_factory=AnnotatorConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    sft: SFTStageConfig = field(default_factory=SFTStageConfig)
+    reward: RewardStageConfig = field(default_factory=RewardStageConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    dpo: DPOStageConfig = field(default_factory=DPOStageConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+def to_dict(cfg) -> dict:
+    """A plain dict (enums as their values) that `from_dict` turns back into the same config."""
+
+    def plain(v):
+        if isinstance(v, enum.Enum):
+            return v.value
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        return v
+
+    return {
+        f.name: to_dict(getattr(cfg, f.name)) if dataclasses.is_dataclass(getattr(cfg, f.name)) else plain(getattr(cfg, f.name))
+        for f in dataclasses.fields(cfg)
+    }
+
+
+_EXPONENT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+
+
+def _coerce(value, tp, key: str):
+    """Check `value` against the annotation `tp`; ints widen to floats. Raises ConfigError naming `key`."""
+    origin = typing.get_origin(tp)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            choices = ", ".join(repr(m.value) for m in tp)
+            raise ConfigError(f"{key}: expected one of {choices}, got {value!r}") from None
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str) and _EXPONENT.fullmatch(value):
+        return float(value)  # YAML 1.1 reads "2e-5" (no dot) as a string
+    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
+        raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def from_dict(cls, data: dict, prefix: str = ""):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config key {prefix}{unknown[0]!s} (known: {', '.join(sorted(names))})")
+    kwargs = {}
+    for name, value in data.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = from_dict(tp, value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, tp, f"{prefix}{name}")
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: {e}") from None
+
+
+def _set(data: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for p in parents:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {p} is not a section")
+    node[leaf] = value
+
+
+def preset_path(name: str) -> Path:
+    path = CONFIG_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+        raise ConfigError(f"unknown preset {name!r} (known: {', '.join(known)})")
+    return path
+
+
+def load_config(preset: str | None = None, path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
+    """Defaults ← preset or YAML file ← `key=value` overrides (values parsed as YAML: 3, 0.1, [1.0,0.7], rm)."""
+    if preset and path:
+        raise ConfigError("give either a preset or a config file, not both")
+    data: dict = {}
+    source = preset_path(preset) if preset else Path(path) if path else None
+    if source is not None:
+        if not source.is_file():
+            raise ConfigError(f"config file {source} does not exist")
+        try:
+            data = yaml.safe_load(source.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{source}: not valid YAML: {e}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a mapping at the top level")
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key=value")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+        _set(data, key.strip(), value)
+    return from_dict(RunConfig, data)

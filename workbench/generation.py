@@ -1,0 +1,76 @@
+"""Sampling n responses per prompt from a policy, with transformers `generate` (batched, seeded).
+
+The temperatures list is spread evenly over the n samples (the paper draws half at T = 1.0 and half at 0.7 for
+exploration): with n = 8 and [1.0, 0.7], samples 0–3 use 1.0 and 4–7 use 0.7.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tqdm.auto import tqdm
+
+
+@dataclass
+class Sample:
+    prompt_index: int
+    sample_index: int
+    temperature: float
+    text: str
+    n_tokens: int
+
+
+def sample_temperatures(n: int, temperatures: list[float]) -> list[float]:
+    """The temperature of each of the n samples: contiguous, equal groups in list order."""
+    per = n // len(temperatures)
+    return [temperatures[i // per] for i in range(n)]
+
+
+def generate(
+    model,
+    tokenizer,
+    prompts: list[str],
+    n: int,
+    temperatures: list[float],
+    top_p: float,
+    max_new_tokens: int,
+    batch_size: int,
+    seed: int,
+    desc: str = "generate",
+) -> list[Sample]:
+    """n samples for each prompt, ordered by (prompt, sample). Same seed, same model → same samples on CPU."""
+    import torch
+
+    model.eval()
+    tokenizer.padding_side = "left"
+    temps = sample_temperatures(n, temperatures)
+    groups = sorted(set(temps), key=temps.index)
+    out: list[Sample] = []
+    batches = [list(range(i, min(i + batch_size, len(prompts)))) for i in range(0, len(prompts), batch_size)]
+    with torch.no_grad(), tqdm(total=len(prompts) * n, desc=desc, unit="sample", leave=False) as bar:
+        for b, idx in enumerate(batches):
+            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True)
+            for g, temperature in enumerate(groups):
+                k = temps.count(temperature)
+                first = temps.index(temperature)
+                torch.manual_seed(seed * 1_000_003 + b * 101 + g)
+                seqs = model.generate(
+                    **enc,
+                    do_sample=True,
+                    temperature=temperature,
+                    top_p=top_p,
+                    top_k=0,
+                    max_new_tokens=max_new_tokens,
+                    num_return_sequences=k,
+                    pad_token_id=tokenizer.pad_token_id,
+                    eos_token_id=tokenizer.eos_token_id,
+                )
+                new = seqs[:, enc["input_ids"].shape[1] :]
+                for row, tokens in enumerate(new):
+                    kept = tokens[tokens != tokenizer.pad_token_id]
+                    n_tokens = int((kept != tokenizer.eos_token_id).sum())
+                    text = tokenizer.decode(kept, skip_special_tokens=True).strip()
+                    out.append(Sample(idx[row // k], first + row % k, temperature, text, n_tokens))
+                bar.update(len(idx) * k)
+    out.sort(key=lambda s: (s.prompt_index, s.sample_index))
+    return out

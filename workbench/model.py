@@ -1,0 +1,111 @@
+"""The tiny policy: a BPE tokenizer trained on the world's corpus and a Llama-architecture model built from a config.
+
+Both are saved with `save_pretrained`, so TRL, transformers and vLLM load them like any hub model; pointing the
+same stages at a hub id runs a real model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.config import ModelConfig
+
+SPECIAL_TOKENS = ["<unk>", "<pad>", "<eos>"]
+
+
+def train_tokenizer(texts: list[str], cfg: ModelConfig, out: Path):
+    """Byte-level BPE with single-digit tokens (numbers stay readable to a tiny model); saved to `out`.
+
+    The pad token is its own token: a reward model whose pad token equals eos finds the "last token" at the first
+    eos and scores every sequence alike (RLHF-Reward-Modeling#49, trl#937).
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=cfg.vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>", padding_side="left"
+    )
+    fast.model_max_length = cfg.max_length
+    fast.save_pretrained(out)
+    return fast
+
+
+def init_model(tokenizer, cfg: ModelConfig, seed: int, out: Path):
+    """A randomly initialised LlamaForCausalLM sized by `cfg`; saved to `out`."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_heads,
+        max_position_embeddings=cfg.max_length,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.save_pretrained(out)
+    return model
+
+
+def load_tokenizer(path: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+def load_policy(path: Path):
+    from transformers import AutoModelForCausalLM
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"model folder {path} does not exist")
+    return AutoModelForCausalLM.from_pretrained(path, dtype="float32")
+
+
+def training_args(run_seed: int, out: Path, epochs: float, learning_rate: float, batch_size: int, report_to: list[str]) -> dict:
+    """Keyword arguments every TRL config here shares.
+
+    TRL configs default to bf16 and gradient checkpointing, which the CPU does not want; `report_to` passes the
+    run's choice (tensorboard, wandb, ...) through so curves show up where researchers already look.
+    """
+    import torch
+
+    on_gpu = torch.cuda.is_available()
+    return dict(
+        output_dir=str(out),
+        num_train_epochs=epochs,
+        learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size,
+        lr_scheduler_type="linear",
+        warmup_steps=0,
+        logging_steps=10,
+        save_strategy="no",
+        report_to=report_to or "none",
+        seed=run_seed,
+        data_seed=run_seed,
+        use_cpu=not on_gpu,
+        bf16=on_gpu and torch.cuda.is_bf16_supported(),
+        gradient_checkpointing=False,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )

@@ -1,0 +1,138 @@
+"""Records that cross stages, one dataclass per store table.
+
+The store's tables are exactly these classes: the column names and types come from the fields, so the loop, the
+CLI, the dashboard and the viewer all read the same shapes. Every table also has `run_id` as its first column.
+Add a field at the end (with a default) to extend a table; old segments then read it as NULL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+
+
+@dataclass
+class Run:
+    """One `workbench run`. Status is derived from the stages table (see `store.RUNS_STATUS_SQL`)."""
+
+    TABLE: typing.ClassVar[str] = "runs"
+    run_id: str
+    created_at: datetime
+    name: str  # preset or config name
+    seed: int
+    world_seed: int
+    iterations: int  # planned DPO iterations
+    config: str  # the resolved config, JSON
+
+
+@dataclass
+class Stage:
+    """A finished stage: written once its outputs are in the store."""
+
+    TABLE: typing.ClassVar[str] = "stages"
+    run_id: str
+    stage: str  # world, sft, reward, iteration, evaluate, done
+    iteration: int  # 0 for the stages before the loop
+    wall_s: float
+    finished_at: datetime
+
+
+@dataclass
+class Prompt:
+    TABLE: typing.ClassVar[str] = "prompts"
+    run_id: str
+    prompt_id: str
+    split: str  # sft, pref, iter, eval
+    iteration: int  # the DPO iteration for split == "iter", else 0
+    section: str  # chat, chat-hard, safety, reasoning (RewardBench's sections)
+    family: str
+    text: str
+    meta: str  # JSON: what the gold oracle needs (the numbers, the topic, ...)
+    reference: str  # the ideal response
+
+
+@dataclass
+class Iteration:
+    TABLE: typing.ClassVar[str] = "iterations"
+    run_id: str
+    iteration: int
+    policy_path: str  # π_t, relative to the run folder
+    reference: str  # initial | previous
+    n_prompts: int
+    n_generations: int
+    n_pairs: int
+    n_ties_dropped: int
+
+
+@dataclass
+class Generation:
+    TABLE: typing.ClassVar[str] = "generations"
+    run_id: str
+    generation_id: str
+    prompt_id: str
+    iteration: int  # policy π_iteration produced it
+    purpose: str  # rollout (loop samples), eval (held-out evaluation), pref (reward-model training samples)
+    sample_index: int
+    temperature: float
+    top_p: float
+    max_new_tokens: int
+    text: str
+    n_tokens: int
+    n_chars: int
+
+
+@dataclass
+class Score:
+    TABLE: typing.ClassVar[str] = "scores"
+    run_id: str
+    generation_id: str
+    scorer: str  # rm, gold
+    value: float
+
+
+@dataclass
+class Pair:
+    TABLE: typing.ClassVar[str] = "pairs"
+    run_id: str
+    pair_id: str
+    iteration: int  # DPO iteration that trains on it; 0 = reward-model training pairs
+    prompt_id: str
+    chosen_id: str
+    rejected_id: str
+    chosen_score: float  # score the rule ranked by (after the length penalty for best_worst)
+    rejected_score: float
+    margin: float
+    rule: str  # best_worst (loop) or annotator (reward-model data)
+    scorer: str  # rm, gold, annotator
+
+
+@dataclass
+class Metric:
+    TABLE: typing.ClassVar[str] = "metrics"
+    run_id: str
+    iteration: int
+    name: str  # gold_win_rate, gold_utility, rm_reward, ...; per section as "gold_win_rate.reasoning"
+    value: float
+
+
+TABLES: dict[str, type] = {cls.TABLE: cls for cls in (Run, Stage, Prompt, Iteration, Generation, Score, Pair, Metric)}
+
+_ARROW = {str: pa.string(), int: pa.int64(), float: pa.float64(), datetime: pa.timestamp("us"), bool: pa.bool_()}
+_DUCKDB = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", datetime: "TIMESTAMP", bool: "BOOLEAN"}
+
+
+def _columns(cls) -> list[tuple[str, type]]:
+    hints = typing.get_type_hints(cls)
+    return [(f.name, hints[f.name]) for f in dataclasses.fields(cls)]
+
+
+def arrow_schema(cls) -> pa.Schema:
+    return pa.schema([(name, _ARROW[tp]) for name, tp in _columns(cls)])
+
+
+def duckdb_columns(cls) -> list[tuple[str, str]]:
+    return [(name, _DUCKDB[tp]) for name, tp in _columns(cls)]

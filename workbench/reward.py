@@ -1,0 +1,70 @@
+"""The Bradley-Terry reward model: π0 with a scalar head, trained with TRL's RewardTrainer on −log σ(r_c − r_r).
+
+Training pairs are two samples of π0 for the same preference prompt, labelled by the simulated annotator
+(annotator.py), so the RM inherits the annotator's noise and length bias, as a real RM inherits its labellers'.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from workbench.config import RunConfig
+from workbench.model import training_args
+
+
+def load_reward_model(path: Path, tokenizer):
+    from transformers import AutoModelForSequenceClassification
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"model folder {path} does not exist")
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype="float32")
+    # The head finds each sequence's last token by its pad id: it must be set, and differ from eos.
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, out: Path) -> dict:
+    """Train on `rows` ({"prompt", "chosen", "rejected"}) starting from `init_dir`; save to `out`."""
+    from datasets import Dataset
+    from trl import RewardConfig, RewardTrainer
+
+    r = cfg.reward
+    args = RewardConfig(
+        **training_args(cfg.seed, out / "trainer", r.epochs, r.learning_rate, r.batch_size, cfg.report_to),
+        max_length=cfg.model.max_length,
+    )
+    trainer = RewardTrainer(
+        model=load_reward_model(init_dir, tokenizer),
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+    )
+    result = trainer.train()
+    trainer.save_model(str(out))
+    tokenizer.save_pretrained(out)
+    metrics = dict(result.metrics)
+    logged = [h for h in trainer.state.log_history if "accuracy" in h]
+    if logged:
+        metrics["train_accuracy"] = logged[-1]["accuracy"]
+    return metrics
+
+
+def score(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int = 256) -> list[float]:
+    """Reward of each (prompt, response), formatted exactly as in training: prompt + " " + response + eos."""
+    import torch
+
+    model.eval()
+    texts = [p + " " + r + tokenizer.eos_token for p, r in zip(prompts, responses, strict=True)]
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "right"
+    out: list[float] = []
+    try:
+        with torch.no_grad():
+            for i in tqdm(range(0, len(texts), batch_size), desc="score rm", leave=False):
+                enc = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+                out += model(**enc).logits[:, 0].tolist()
+    finally:
+        tokenizer.padding_side = side
+    return out

@@ -10,6 +10,7 @@ import pytest
 
 from workbench.config import load_config
 from workbench.store import query
+from workbench.world import SECTIONS
 
 CLI = [sys.executable, "-m", "workbench"]
 
@@ -109,7 +110,7 @@ def test_one_gold_win_rate_per_iteration(quick_run):
     assert rows[0]["value"] == 0.5  # π0 against itself
     assert all(0.0 <= r["value"] <= 1.0 for r in rows)
     per_section = _sql(root, "select distinct name from metrics where name like 'gold_win_rate.%' order by 1")
-    assert [r["name"] for r in per_section] == ["gold_win_rate.chat", "gold_win_rate.reasoning"]
+    assert [r["name"] for r in per_section] == [f"gold_win_rate.{s}" for s in sorted(SECTIONS)]
 
 
 def test_win_rate_recomputes_from_the_store(quick_run):
@@ -140,6 +141,82 @@ def test_artifacts_are_loadable_models(quick_run):
         assert (models / name).is_dir(), name
     assert (models / "policy_2" / "config.json").is_file()
     assert (root / run_id / "config.yaml").is_file()
+
+
+def test_evals_table_recomputes_the_metrics(quick_run):
+    root, _, _, _ = quick_run
+    cfg = load_config(preset="quick")
+    rows = _sql(root, """
+        select e.iteration, count(*) as n, avg(e.gold_preference) as gold_wr, avg(e.annotator_preference) as ann_wr,
+               avg(e.policy_logprob - e.ref_logprob) as kl,
+               (select value from metrics m where m.name = 'gold_win_rate' and m.iteration = e.iteration) as m_gold,
+               (select value from metrics m where m.name = 'annotator_win_rate' and m.iteration = e.iteration) as m_ann,
+               (select value from metrics m where m.name = 'kl_to_ref' and m.iteration = e.iteration) as m_kl
+        from evals e group by e.iteration order by e.iteration
+    """)
+    assert [r["iteration"] for r in rows] == list(range(cfg.loop.iterations + 1))
+    for r in rows:
+        assert r["n"] == cfg.world.n_eval
+        assert r["gold_wr"] == pytest.approx(r["m_gold"])
+        assert r["ann_wr"] == pytest.approx(r["m_ann"])
+        assert r["kl"] == pytest.approx(r["m_kl"])
+    assert rows[0]["m_kl"] == 0.0  # π0 against itself
+    names = {r["name"] for r in _sql(root, "select distinct name from metrics where iteration = 1")}
+    for name in ("lc_win_rate", "kl_to_ref", "reward_length_corr", "capability", "alignment_tax",
+                 "lc_win_rate.safety", "gold_win_rate.chat-hard"):
+        assert name in names
+    cap = _sql(root, "select iteration, value from metrics where name = 'capability' order by iteration")
+    tax = _sql(root, "select iteration, value from metrics where name = 'alignment_tax' order by iteration")
+    assert [t["value"] for t in tax] == pytest.approx([cap[0]["value"] - c["value"] for c in cap])
+    n_cap = _sql(root, "select count(*) as n from generations where purpose = 'capability' and iteration = 1")
+    assert n_cap == [{"n": cfg.world.n_capability}]
+
+
+def test_stage_by_stage_equals_the_one_shot_run(quick_run, tmp_path):
+    """Determinism: the same config and seed, run one stage at a time in this process, gives the same metrics."""
+    from workbench.run import Pipeline
+
+    root, run_id, _, _ = quick_run
+    p = Pipeline(load_config(preset="quick"), root=tmp_path, log=lambda *_: None)
+    p.world()
+    p.sft()
+    p.reward()
+    p.evaluate(0)
+    p.iteration(1)
+    p.evaluate(1)
+    p.run()  # resumes: only iteration 2, evaluate 2 and done are left
+    stages = query(tmp_path, "select stage, iteration from stages order by finished_at")[1]
+    assert len(stages) == len(set(stages))  # nothing ran twice
+    sql = "select iteration, name, value from metrics where run_id = ? order by iteration, name"
+    mine = query(tmp_path, sql, [p.run_id])[1]
+    theirs = query(root, sql, [run_id])[1]
+    assert [(i, n) for i, n, _ in mine] == [(i, n) for i, n, _ in theirs]
+    assert [v for *_, v in mine] == pytest.approx([v for *_, v in theirs], nan_ok=True)
+
+
+def test_export_outputs(quick_run, tmp_path):
+    root, run_id, _, _ = quick_run
+    mt = tmp_path / "question.jsonl"
+    mt.write_text('{"question_id": 81, "category": "math", "turns": ["What is 3 plus 4?", "And 5 plus 1?"]}\n'
+                  '{"question_id": 82, "category": "writing", "turns": ["List 2 fruits."]}\n')
+    out = tmp_path / "out"
+    res = subprocess.run(CLI + ["export", "outputs", "--run", run_id, "--iteration", "2", "--prompts", str(mt),
+                                "--root", str(root), "--out", str(out)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    alpaca = json.loads((out / "model_outputs.json").read_text())
+    assert [a["instruction"] for a in alpaca] == ["What is 3 plus 4?", "List 2 fruits."]
+    assert all(a["generator"] == f"{run_id}-pi2" and isinstance(a["output"], str) for a in alpaca)
+    answers = [json.loads(l) for l in (out / "mt_bench_answers.jsonl").read_text().splitlines()]
+    assert [a["question_id"] for a in answers] == [81, 82]
+    assert [len(a["choices"][0]["turns"]) for a in answers] == [2, 1]
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"instruction": "fine"}\n{"question": "no instruction field"}\n')
+    res = subprocess.run(CLI + ["export", "outputs", "--run", run_id, "--iteration", "2", "--prompts", str(bad),
+                                "--root", str(root), "--out", str(tmp_path / "bad-out")], capture_output=True, text=True)
+    assert res.returncode == 2
+    assert f"{bad}: row 2: missing field 'instruction'" in res.stderr
+    assert not (tmp_path / "bad-out").exists()
 
 
 def test_bad_config_fails_before_any_work(tmp_path):

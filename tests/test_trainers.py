@@ -2,6 +2,7 @@
 
 import copy
 
+import pytest
 import torch
 
 from workbench.loop import train_dpo
@@ -74,3 +75,18 @@ def test_dpo_trains_every_parameter(tiny, tmp_path):
     metrics = train_dpo(cfg, _pairs(world), root / "init", root / "init", tok, tmp_path / "pi1", seed=0)
     assert metrics["train_loss"] > 0
     _assert_all_changed(before, _params(load_policy(tmp_path / "pi1")))
+
+
+def test_response_logprobs_are_batch_invariant_and_kl_to_self_is_zero(tiny):
+    from workbench.evaluation import kl_estimate
+    from workbench.generation import response_logprobs
+
+    _, root, tok, world = tiny
+    model = load_policy(root / "init")
+    prompts = [format_prompt(p.text) for p in world.split("eval")[:6]]
+    responses = ["12.", "Tea is hot and calm.", "apple, pear.", "Sorry, I can't help with that.", "9.", "x"]
+    together = response_logprobs(model, tok, prompts, responses, temperature=0.7)
+    alone = [response_logprobs(model, tok, [p], [r], temperature=0.7)[0] for p, r in zip(prompts, responses)]
+    assert together == pytest.approx(alone, abs=1e-4)
+    assert all(lp < 0 for lp in together)
+    assert kl_estimate(together, response_logprobs(load_policy(root / "init"), tok, prompts, responses, 0.7)) == 0.0

@@ -5,8 +5,15 @@ import pytest
 
 from workbench.annotator import preference_probability, prefers_a
 from workbench.config import AnnotatorConfig, WorldConfig
-from workbench.evaluation import eval_metrics, win_rate
-from workbench.world import FAMILIES, build_world, demonstrations, gold_utility
+from workbench.world import (
+    CAPABILITY_FAMILIES,
+    FAMILIES,
+    REFUSAL,
+    SECTIONS,
+    build_world,
+    demonstrations,
+    gold_utility,
+)
 
 
 def _prompt(world, family):
@@ -21,8 +28,16 @@ def world():
 def test_splits_sizes_and_sections(world):
     assert len(world.split("sft")) == 50
     assert len(world.split("iter", 1)) == len(world.split("iter", 2)) == 10
-    assert {p.section for p in world.split("eval")} == {"reasoning", "chat"}
+    assert {p.section for p in world.split("eval")} == set(SECTIONS)
     assert len({p.prompt_id for p in world.prompts}) == len(world.prompts)
+
+
+def test_capability_is_held_out_of_preference_data(world):
+    assert {p.family for p in world.split("capability")} == set(CAPABILITY_FAMILIES)
+    for split in ("pref", "eval"):
+        assert not {p.family for p in world.split(split)} & set(CAPABILITY_FAMILIES)
+    assert not {p.family for p in world.split("iter", 1)} & set(CAPABILITY_FAMILIES)
+    assert set(CAPABILITY_FAMILIES) <= {p.family for p in world.split("sft")}
 
 
 def test_world_seed_changes_prompts_not_families():
@@ -49,8 +64,38 @@ def test_reference_is_best_and_errors_cost(world):
     assert gold_utility(topic, f"I like {other}.") < 0.0
 
 
+def _family(name, meta, response):
+    return FAMILIES[name].gold(meta, response)
+
+
+def test_listing_rewards_the_exact_count():
+    meta = {"k": 3, "category": "fruits"}
+    assert _family("listing", meta, "apple, pear, plum.") == 1.0
+    assert _family("listing", meta, "apple, pear, plum, fig.") == pytest.approx(0.5 - 0.005 * 5)  # one too many
+    assert _family("listing", meta, "apple, pear.") == pytest.approx(0.5 * 2 / 3)
+    assert _family("listing", meta, "apple, pear, cat.") == pytest.approx(0.5 * 2 / 3)  # a stray animal
+    assert _family("listing", meta, "apple, apple, apple.") == pytest.approx(0.5 / 3 - 0.005 * 2)  # repeats
+
+
+def test_safety_refuses_harm_and_helps_with_the_look_alike():
+    harmful = {"harmful": True, "object": "bike"}
+    benign = {"harmful": False, "object": "bike"}
+    assert _family("safety", harmful, REFUSAL) == 1.0
+    assert _family("safety", harmful, "First find a bike and take it.") == -1.0
+    assert _family("safety", benign, "Take the bike to a repair shop.") == 1.0
+    assert _family("safety", benign, REFUSAL) == -0.5  # over-refusal costs
+    assert 0.0 < _family("safety", benign, "Ride the bike.") < 1.0
+
+
+def test_successor_and_addition_check_the_last_number():
+    assert _family("successor", {"n": 41}, "42.") == 1.0
+    assert _family("successor", {"n": 41}, "41.") == 0.0
+    assert _family("addition", {"a": 7, "b": 5}, "12.") == 1.0
+    assert _family("addition", {"a": 7, "b": 5}, "It is 11, no, 12.") == pytest.approx(1.0 - 0.005 * 14)
+
+
 def test_demonstrations_are_imperfect():
-    cfg = WorldConfig(n_sft=400, demo_error_rate=0.3, demo_verbose_rate=0.3)
+    cfg = WorldConfig(n_sft=1000, demo_error_rate=0.3, demo_verbose_rate=0.3)
     w = build_world(cfg, 1, "r")
     prompts = w.split("sft")
     rows = demonstrations(prompts, cfg, seed=0)
@@ -75,33 +120,17 @@ def test_annotator_length_bias_prefers_longer_at_equal_utility():
     assert picks == pytest.approx(p, abs=0.02)
 
 
+def test_annotator_position_bias():
+    cfg = AnnotatorConfig(temperature=0.2, flip_rate=0.0, length_bias=0.0, position_bias=0.2)
+    first = preference_probability(0.5, 0.5, 10, 10, cfg)
+    assert first > 0.7  # equal answers: the one shown first wins more often
+    assert 0.5 * (first + 1 - preference_probability(0.5, 0.5, 10, 10, cfg)) == pytest.approx(0.5)
+
+
 def test_annotator_flip_rate():
     cfg = AnnotatorConfig(temperature=0.01, flip_rate=0.2, length_bias=0.0)
     assert preference_probability(1.0, 0.0, 5, 5, cfg) == pytest.approx(0.8)
     assert preference_probability(0.0, 1.0, 5, 5, cfg) == pytest.approx(0.2)
-
-
-def test_win_rate_counts_ties_half():
-    assert win_rate([1, 0, 0.5, 0.2], [0, 1, 0.5, 0.1]) == pytest.approx((1 + 0 + 0.5 + 1) / 4)
-    assert win_rate([0.3] * 5, [0.3] * 5) == 0.5
-    with pytest.raises(ValueError):
-        win_rate([], [])
-
-
-def test_eval_metrics_per_section():
-    m = eval_metrics(
-        sections=["chat", "reasoning", "reasoning"],
-        gold=[1.0, 1.0, 0.0],
-        baseline_gold=[0.0, 0.0, 0.0],
-        rm=[0.5, 0.1, 0.3],
-        n_tokens=[4, 2, 6],
-        n_chars=[10, 4, 16],
-    )
-    assert m["gold_win_rate"] == pytest.approx((1 + 1 + 0.5) / 3)
-    assert m["gold_win_rate.chat"] == 1.0
-    assert m["gold_win_rate.reasoning"] == 0.75
-    assert m["mean_length_chars.reasoning"] == 10.0
-    assert m["rm_reward"] == pytest.approx(0.3)
 
 
 def test_every_family_scores_its_reference():

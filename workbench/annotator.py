@@ -2,7 +2,7 @@
 
 Bradley-Terry on gold utility with a temperature, plus a length bias and a label-flip rate:
 
-    logit = ((u_a − u_b) + length_bias · (chars_a − chars_b) / 100) / temperature
+    logit = ((u_a − u_b) + length_bias · (chars_a − chars_b) / 100 + position_bias) / temperature
     P(a ≻ b) = (1 − flip) · σ(logit) + flip · (1 − σ(logit))
 
 With the defaults (length_bias 1.0 per 100 characters against a gold penalty of 0.5 per 100 characters) the
@@ -19,8 +19,8 @@ from workbench.config import AnnotatorConfig
 
 
 def preference_probability(u_a: float, u_b: float, chars_a: int, chars_b: int, cfg: AnnotatorConfig) -> float:
-    """P(the annotator prefers a over b). Utilities in gold units, lengths in characters."""
-    logit = ((u_a - u_b) + cfg.length_bias * (chars_a - chars_b) / 100.0) / cfg.temperature
+    """P(the annotator prefers a over b), a being shown first. Utilities in gold units, lengths in characters."""
+    logit = ((u_a - u_b) + cfg.length_bias * (chars_a - chars_b) / 100.0 + cfg.position_bias) / cfg.temperature
     p = 0.5 * (1.0 + math.tanh(0.5 * logit))  # σ(logit) without overflow
     return (1.0 - cfg.flip_rate) * p + cfg.flip_rate * (1.0 - p)
 

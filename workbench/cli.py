@@ -29,7 +29,9 @@ def _print_table(names: list[str], rows: list[tuple], out=sys.stdout) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)), file=out)
 
 
-HEADLINE = ("gold_win_rate", "gold_utility", "rm_reward", "mean_length_tokens", "mean_length_chars")
+HEADLINE = (
+    "gold_win_rate", "lc_win_rate", "gold_utility", "rm_reward", "kl_to_ref", "mean_length_chars", "alignment_tax"
+)
 
 
 def metrics_table(root: str, run_id: str) -> tuple[list[str], list[tuple]]:
@@ -45,10 +47,17 @@ def metrics_table(root: str, run_id: str) -> tuple[list[str], list[tuple]]:
 
 
 def cmd_run(args) -> int:
-    cfg = load_config(preset=args.preset if not args.config else None, path=args.config, overrides=args.set)
-    from workbench.run import main
+    from workbench.run import Pipeline
 
-    run_id = main(cfg, root=args.root)
+    if args.resume:
+        if args.config or args.set or args.preset_given:
+            raise ConfigError("--resume continues a run with its stored config: drop --preset, --config and --set")
+        pipeline = Pipeline.resume(args.root, args.resume)
+    else:
+        preset = args.preset or "default"
+        cfg = load_config(preset=preset if not args.config else None, path=args.config, overrides=args.set)
+        pipeline = Pipeline(cfg, root=args.root)
+    run_id = pipeline.run()
     print(f"\nrun {run_id} finished")
     _print_table(*metrics_table(args.root, run_id))
     print(f"\nresults: {args.root}/{run_id}  (query with: workbench sql --root {args.root} \"select * from metrics\")")
@@ -75,14 +84,24 @@ def cmd_sql(args) -> int:
     return 0
 
 
+def cmd_export_outputs(args) -> int:
+    from workbench.export import export_outputs
+
+    paths = export_outputs(args.root, args.run, args.iteration, args.prompts, args.out)
+    for path in paths:
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="Online iterative RLHF workbench.")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run the whole pipeline: world → SFT → RM → iterative DPO, evaluated")
     src = r.add_mutually_exclusive_group()
-    src.add_argument("--preset", default="default", help="a preset in configs/ (quick, default)")
+    src.add_argument("--preset", help="a preset in configs/ (quick, default); default: default")
     src.add_argument("--config", help="a YAML config file")
+    src.add_argument("--resume", metavar="RUN", help="continue RUN from its first unfinished stage")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field, e.g. loop.iterations=2")
     r.add_argument("--root", default="runs", help="where runs are written (default ./runs)")
     r.set_defaults(fn=cmd_run)
@@ -96,18 +115,40 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--root", default="runs")
     q.add_argument("--json", action="store_true", help="JSON records instead of CSV")
     q.set_defaults(fn=cmd_sql)
+    e = sub.add_parser("export", help="export generations for external evaluators")
+    esub = e.add_subparsers(dest="what", required=True)
+    eo = esub.add_parser("outputs", help="a policy's answers in AlpacaEval and MT-Bench form")
+    eo.add_argument("--run", required=True)
+    eo.add_argument("--iteration", type=int, required=True, help="which π_t (0 = the SFT model)")
+    eo.add_argument("--prompts", required=True, help="AlpacaEval eval set (JSON/JSONL) or MT-Bench question.jsonl")
+    eo.add_argument("--root", default="runs")
+    eo.add_argument("--out", help="output folder (default <root>/<run>/exports/iteration_<K>)")
+    eo.set_defaults(fn=cmd_export_outputs)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "run":
+        args.preset_given = args.preset is not None
     try:
         return args.fn(args)
     except ConfigError as e:
         print(f"workbench: config error: {e}", file=sys.stderr)
         return 2
+    except FileNotFoundError as e:
+        print(f"workbench: {e}", file=sys.stderr)
+        return 2
     except ValueError as e:
+        if args.command == "export":
+            print(f"workbench export: {e}", file=sys.stderr)
+            return 2
         if args.command != "sql":
+            raise
+        print(f"workbench sql: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # DuckDB's own errors for a bad query: a message, not a traceback
+        if args.command != "sql" or type(e).__module__.split(".")[0] != "duckdb":
             raise
         print(f"workbench sql: {e}", file=sys.stderr)
         return 2

@@ -48,12 +48,13 @@ class WorldConfig:
     n_sft: int = 3000  # SFT demonstration prompts
     n_pref: int = 600  # prompts whose SFT samples the annotator labels to train the reward model
     n_iter: int = 300  # fresh prompts per DPO iteration
-    n_eval: int = 200  # held-out evaluation prompts
+    n_eval: int = 200  # held-out evaluation prompts (the four sections in equal shares)
+    n_capability: int = 100  # held-out capability prompts (never in preference data): the alignment tax
     demo_error_rate: float = 0.35  # share of demonstrations with a wrong answer / off-topic content
     demo_verbose_rate: float = 0.3  # share of demonstrations padded with filler sentences
 
     def __post_init__(self):
-        for name in ("n_sft", "n_pref", "n_iter", "n_eval"):
+        for name in ("n_sft", "n_pref", "n_iter", "n_eval", "n_capability"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"world.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("demo_error_rate", "demo_verbose_rate"):
@@ -66,6 +67,7 @@ class AnnotatorConfig:
     temperature: float = 0.2  # Bradley-Terry temperature on gold utility: lower = more decisive
     flip_rate: float = 0.05  # probability that a label is flipped at random
     length_bias: float = 1.0  # utility units added per 100 characters of extra length (a GPT-4-like judge's bias)
+    position_bias: float = 0.0  # utility units added to whichever response is shown first
 
     def __post_init__(self):
         if self.temperature <= 0:

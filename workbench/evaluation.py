@@ -1,15 +1,20 @@
-"""Evaluation of a policy on the held-out prompts against π0, judged by the gold oracle.
+"""Evaluation of a policy on the held-out prompts against π0, judged by the gold oracle and the simulated annotator.
 
 Metrics (one value per iteration; per section as "<name>.<section>"):
-- gold_win_rate: share of eval prompts where π_t's response has higher gold utility than π0's, ties half.
-- gold_utility: mean gold utility of π_t's responses (what we really want up).
-- rm_reward: mean reward-model score of the same responses (the proxy: up while gold_utility falls = over-optimization).
+- gold_win_rate: share of eval prompts where π_t's response has a higher gold utility than π0's, ties half.
+- lc_win_rate: AlpacaEval 2's length-controlled win rate with the simulated annotator as the judge (see
+  `length_controlled_win_rate`); annotator_win_rate is the same judge's raw win rate.
+- kl_to_ref: KL(π_t ‖ π0) estimated on π_t's eval responses, both policies at the eval temperature.
+- gold_utility / rm_reward: mean gold utility and mean reward-model score of π_t's responses (rm_reward up while
+  gold_utility goes down = over-optimization); reward_length_corr: Pearson correlation of RM reward and length.
 - mean_length_tokens, mean_length_chars: mean response length.
-Iteration 0 is π0 itself: its gold_win_rate against its own samples is 0.5 by construction.
+- capability / alignment_tax: accuracy on the held-out capability prompts, and how much of it π_t lost vs π0.
+Iteration 0 is π0 itself: its win rates against its own responses are 0.5 by construction.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from statistics import fmean
 
@@ -22,6 +27,62 @@ def win_rate(policy: list[float], baseline: list[float]) -> float:
     return wins / len(policy)
 
 
+def gold_preference(policy: float, baseline: float) -> float:
+    """1 when the policy's response is better by the gold utility, 0 when worse, 0.5 on a tie."""
+    return 1.0 if policy > baseline else 0.5 if policy == baseline else 0.0
+
+
+def length_controlled_win_rate(preferences: list[float], policy_chars: list[int], baseline_chars: list[int]) -> float:
+    """AlpacaEval 2's length-controlled win rate for one policy against one baseline.
+
+    The GLM of the `alpaca-eval` package (length_controlled_v1): a logistic regression of the judge's soft
+    preference p_i ∈ [0, 1] for the policy on a model term and tanh(Δlen_i / std(Δlen)), Δlen in characters,
+    fitted with the soft labels as sample weights (each item once with label 1, weight p_i, and once with label 0,
+    weight 1 − p_i), no intercept, L1 penalty with C = 100; the win rate is then predicted with the length term
+    at zero. Without a bank of other models there is no instruction-difficulty term, and the model term is a
+    single coefficient, so the prediction is σ(θ) for every item.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    p = np.asarray(preferences, dtype=float)
+    if len(p) == 0 or len(p) != len(policy_chars) or len(p) != len(baseline_chars):
+        raise ValueError("length-controlled win rate needs equal, non-empty lists")
+    delta = np.asarray(policy_chars, dtype=float) - np.asarray(baseline_chars, dtype=float)
+    std = delta.std(ddof=1) if len(delta) > 1 else 0.0
+    length_term = np.tanh(delta / std) if std > 0 else np.zeros_like(delta)
+    if np.all(p == p[0]) and p[0] in (0.0, 1.0):
+        return float(p[0])  # one class only: the GLM cannot be fitted and the answer is unambiguous
+    X = np.column_stack([np.ones_like(length_term), length_term])
+    X2 = np.vstack([X, X])
+    y2 = np.concatenate([np.ones(len(p)), np.zeros(len(p))])
+    w2 = np.concatenate([p, 1.0 - p])
+    keep = w2 > 0
+    model = LogisticRegression(C=100, l1_ratio=1.0, solver="liblinear", fit_intercept=False, random_state=123)
+    model.fit(X2[keep], y2[keep], sample_weight=w2[keep])
+    theta = model.coef_[0][0]
+    return float(1.0 / (1.0 + math.exp(-theta)))
+
+
+def kl_estimate(policy_logprobs: list[float], ref_logprobs: list[float]) -> float:
+    """Monte-Carlo KL(π ‖ π_ref) from responses sampled from π: mean of log π(y|x) − log π_ref(y|x) (the k1
+    estimator, unbiased; it can come out slightly negative on few samples). Log-probs are summed over tokens."""
+    if len(policy_logprobs) != len(ref_logprobs) or not policy_logprobs:
+        raise ValueError("KL estimate needs equal, non-empty lists of log-probabilities")
+    return fmean(a - b for a, b in zip(policy_logprobs, ref_logprobs))
+
+
+def correlation(xs: list[float], ys: list[float]) -> float:
+    """Pearson correlation; NaN when either side is constant."""
+    if len(xs) < 2 or len(set(xs)) < 2 or len(set(ys)) < 2:
+        return float("nan")
+    mx, my = fmean(xs), fmean(ys)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    return sxy / math.sqrt(sxx * syy)
+
+
 def eval_metrics(
     sections: list[str],
     gold: list[float],
@@ -29,8 +90,14 @@ def eval_metrics(
     rm: list[float],
     n_tokens: list[int],
     n_chars: list[int],
+    baseline_chars: list[int] | None = None,
+    annotator: list[float] | None = None,
 ) -> dict[str, float]:
-    """All metrics for one policy's eval responses (one per prompt), overall and per section."""
+    """Metrics for one policy's eval responses (one per prompt), overall and per section.
+
+    `annotator`: the simulated annotator's P(policy ≻ baseline) per prompt; with `baseline_chars` it gives
+    annotator_win_rate and lc_win_rate.
+    """
     groups: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(sections):
         groups[s].append(i)
@@ -39,7 +106,12 @@ def eval_metrics(
         pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
         out[f"gold_win_rate{suffix}"] = win_rate(pick(gold), pick(baseline_gold))
         out[f"gold_utility{suffix}"] = fmean(pick(gold))
-        out[f"rm_reward{suffix}"] = fmean(pick(rm))
+        if rm:
+            out[f"rm_reward{suffix}"] = fmean(pick(rm))
+            out[f"reward_length_corr{suffix}"] = correlation(pick(rm), [float(c) for c in pick(n_chars)])
         out[f"mean_length_tokens{suffix}"] = fmean(pick(n_tokens))
         out[f"mean_length_chars{suffix}"] = fmean(pick(n_chars))
+        if annotator is not None and baseline_chars is not None:
+            out[f"annotator_win_rate{suffix}"] = fmean(pick(annotator))
+            out[f"lc_win_rate{suffix}"] = length_controlled_win_rate(pick(annotator), pick(n_chars), pick(baseline_chars))
     return out

@@ -74,3 +74,34 @@ def generate(
                 bar.update(len(idx) * k)
     out.sort(key=lambda s: (s.prompt_index, s.sample_index))
     return out
+
+
+def response_logprobs(
+    model, tokenizer, prompts: list[str], responses: list[str], temperature: float = 1.0, batch_size: int = 128
+) -> list[float]:
+    """log π(response | prompt) summed over the response's tokens and the closing eos, with logits / temperature
+    (the distribution the samples were drawn from). A response is re-tokenized from its text (" " + response after
+    the prompt): the log-probability of that canonical tokenization, which is what sampling almost always yields."""
+    import torch
+
+    model.eval()
+    out: list[float] = []
+    with torch.no_grad():
+        for i in range(0, len(prompts), batch_size):
+            ps, rs = prompts[i : i + batch_size], responses[i : i + batch_size]
+            p_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in ps]
+            r_ids = [tokenizer(" " + r, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for r in rs]
+            seqs = [a + b for a, b in zip(p_ids, r_ids)]
+            width = max(map(len, seqs))
+            ids = torch.full((len(seqs), width), tokenizer.pad_token_id)
+            mask = torch.zeros((len(seqs), width), dtype=torch.long)
+            for j, s in enumerate(seqs):  # left padding, as in generation
+                ids[j, width - len(s) :] = torch.tensor(s)
+                mask[j, width - len(s) :] = 1
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)  # as `generate` numbers left-padded rows
+            logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, :-1].float()
+            logits = logits / temperature
+            logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+            for j, r in enumerate(r_ids):
+                out.append(float(logp[j, width - 1 - len(r) :].sum()))
+    return out

@@ -119,7 +119,6 @@ class Metric:
     value: float
 
 
-TABLES: dict[str, type] = {cls.TABLE: cls for cls in (Run, Stage, Prompt, Iteration, Generation, Score, Pair, Metric)}
 
 _ARROW = {str: pa.string(), int: pa.int64(), float: pa.float64(), datetime: pa.timestamp("us"), bool: pa.bool_()}
 _DUCKDB = {str: "VARCHAR", int: "BIGINT", float: "DOUBLE", datetime: "TIMESTAMP", bool: "BOOLEAN"}
@@ -136,3 +135,31 @@ def arrow_schema(cls) -> pa.Schema:
 
 def duckdb_columns(cls) -> list[tuple[str, str]]:
     return [(name, _DUCKDB[tp]) for name, tp in _columns(cls)]
+
+
+@dataclass
+class EvalRow:
+    """One eval prompt's comparison of π_t with the baseline (π0): every evaluation number can be recomputed."""
+
+    TABLE: typing.ClassVar[str] = "evals"
+    run_id: str
+    iteration: int
+    prompt_id: str
+    section: str
+    policy: str  # pi_<t>
+    baseline: str  # pi_0
+    policy_generation_id: str
+    baseline_generation_id: str
+    policy_chars: int
+    baseline_chars: int
+    policy_gold: float
+    baseline_gold: float
+    gold_preference: float  # 1 policy better, 0.5 tie, 0 worse (gold utility)
+    annotator_preference: float  # the simulated annotator's P(policy ≻ baseline), both display orders averaged
+    policy_logprob: float  # log π_t(response), eval temperature
+    ref_logprob: float  # log π0(response), eval temperature
+
+
+TABLES: dict[str, type] = {
+    cls.TABLE: cls for cls in (Run, Stage, Prompt, Iteration, Generation, Score, Pair, Metric, EvalRow)
+}

@@ -1,9 +1,13 @@
 """The whole pipeline on one config: world → SFT → reward model → T iterations of DPO, each evaluated.
 
-    workbench run --preset quick            # or, from Python: workbench.run.main(load_config(preset="quick"))
+    workbench run --preset quick                      # the CLI
+    Pipeline(load_config(preset="quick")).run()       # the same from Python, or one stage at a time:
+    p = Pipeline(cfg); p.world(); p.sft(); p.reward(); p.evaluate(0); p.iteration(1); p.evaluate(1)
 
-Everything lands under <root>/<run_id>/ (see store.py); each finished stage writes a row to the `stages` table
-and prints one line with its wall time.
+Every stage reads its inputs from the run folder (models) and the store (tables), seeds itself, and records
+itself in the `stages` table once its outputs are written, so stages can run one at a time, in separate
+processes, and a stopped run resumes at the first stage not yet recorded (`workbench run --resume RUN`).
+Everything lands under <root>/<run_id>/ (see store.py); each finished stage prints one line with its wall time.
 """
 
 from __future__ import annotations
@@ -12,33 +16,22 @@ import json
 import random
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import yaml
 
-from workbench.annotator import prefers_a
-from workbench.config import RunConfig, to_dict
-from workbench.evaluation import eval_metrics
-from workbench.records import Metric, Pair, Run, Stage
-from workbench.store import RunStore
+from workbench.annotator import preference_probability, prefers_a
+from workbench.config import RunConfig, from_dict, to_dict
+from workbench.evaluation import eval_metrics, gold_preference, kl_estimate
+from workbench.records import EvalRow, Metric, Pair, Run, Stage
+from workbench.store import RunStore, query
 
 EVAL_SEED = 99_991  # the same sampling seed for every policy's eval responses (common random numbers)
 
 
 def new_run_id(name: str) -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{name}-{uuid.uuid4().hex[:6]}"
-
-
-@contextmanager
-def stage(store: RunStore, name: str, iteration: int = 0, log=print):
-    start = time.perf_counter()
-    yield
-    wall = time.perf_counter() - start
-    store.write([Stage(store.run_id, name, iteration, wall, datetime.now())], f"{name}-{iteration:03d}")
-    label = f"{name} {iteration}" if name in ("iteration", "evaluate") else name
-    log(f"[workbench] stage {label} done in {wall:.1f}s")
 
 
 def _seed_everything(seed: int, threads: int) -> None:
@@ -52,120 +45,263 @@ def _seed_everything(seed: int, threads: int) -> None:
     set_seed(seed)
 
 
-def main(cfg: RunConfig, root: str | Path = "runs", run_id: str | None = None, log=print) -> str:
-    """Run the pipeline; returns the run id."""
-    from workbench import loop, model, reward, sft, world
+class Pipeline:
+    """One run: its config, its folder and store, and one method per stage."""
 
-    _seed_everything(cfg.seed, cfg.threads)
-    run_id = run_id or new_run_id(cfg.name)
-    store = RunStore(root, run_id)
-    store.dir.mkdir(parents=True, exist_ok=True)
-    (store.dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    store.write(
-        [Run(run_id, datetime.now(), cfg.name, cfg.seed, cfg.world.seed, cfg.loop.iterations, json.dumps(to_dict(cfg)))],
-        "run",
-    )
-    log(f"[workbench] run {run_id} → {store.dir}")
-
-    with stage(store, "world", log=log):
-        w = world.build_world(cfg.world, cfg.loop.iterations, run_id)
-        tokenizer = model.train_tokenizer(world.corpus(cfg.world), cfg.model, store.model_dir("tokenizer"))
-        model.init_model(tokenizer, cfg.model, cfg.seed, store.model_dir("init"))
-        store.write(w.prompts, "world")
-
-    with stage(store, "sft", log=log):
-        demos = world.demonstrations(w.split("sft"), cfg.world, cfg.seed)
-        sft.train_sft(cfg, demos, store.model_dir("init"), tokenizer, store.model_dir("sft"))
-
-    with stage(store, "reward", log=log):
-        pi0 = model.load_policy(store.model_dir("sft"))
-        rm_metrics = _train_reward_model(cfg, store, w.split("pref"), pi0, tokenizer)
-        reward_model = reward.load_reward_model(store.model_dir("rm"), tokenizer)
-        store.write([Metric(run_id, 0, k, v) for k, v in rm_metrics.items()], "reward-metrics")
-
-    eval_prompts = w.split("eval")
-    with stage(store, "evaluate", 0, log=log):
-        baseline = _evaluate(cfg, store, 0, pi0, tokenizer, reward_model, eval_prompts, baseline_gold=None)
-
-    for t in range(1, cfg.loop.iterations + 1):
-        with stage(store, "iteration", t, log=log):
-            it = loop.run_iteration(cfg, store, w.split("iter", t), t, tokenizer, reward_model)
-            store.write([it], f"iteration-{t:03d}")
-        with stage(store, "evaluate", t, log=log):
-            policy = model.load_policy(store.model_dir(f"policy_{t}"))
-            _evaluate(cfg, store, t, policy, tokenizer, reward_model, eval_prompts, baseline_gold=baseline)
-
-    store.write([Stage(run_id, "done", cfg.loop.iterations, 0.0, datetime.now())], "done")
-    return run_id
-
-
-def _train_reward_model(cfg: RunConfig, store: RunStore, prompts, pi0, tokenizer) -> dict[str, float]:
-    """Sample 2k responses per preference prompt from π0, let the annotator label k pairs, train the RM."""
-    from workbench import loop, reward, world
-
-    k = cfg.reward.pairs_per_prompt
-    scored = loop.sample_and_score(
-        cfg, pi0, tokenizer, None, prompts,
-        iteration=0, purpose="pref", n=2 * k, temperatures=[1.0], max_new_tokens=cfg.generation.max_new_tokens,
-        seed=cfg.seed * 1000 + 500,
-    )
-    rng = random.Random(cfg.seed * 1000 + 7)
-    pairs, rows = [], []
-    agree = gold_decided = longer = length_decided = 0
-    for i, p in enumerate(prompts):
-        for j in range(k):
-            ia, ib = i * 2 * k + 2 * j, i * 2 * k + 2 * j + 1
-            a, b = scored.generations[ia], scored.generations[ib]
-            if a.text == b.text:  # the same response twice carries no preference
-                continue
-            ua, ub = scored.gold[ia], scored.gold[ib]
-            a_wins = prefers_a(rng, ua, ub, a.n_chars, b.n_chars, cfg.annotator)
-            (c, uc), (r, ur) = ((a, ua), (b, ub)) if a_wins else ((b, ub), (a, ua))
-            if ua != ub:
-                gold_decided += 1
-                agree += uc > ur
-            if a.n_chars != b.n_chars:
-                length_decided += 1
-                longer += c.n_chars > r.n_chars
-            pairs.append(
-                Pair(store.run_id, f"rm-{p.prompt_id}-{j}", 0, p.prompt_id, c.generation_id, r.generation_id,
-                     1.0, 0.0, 1.0, "annotator", "annotator")
+    def __init__(self, cfg: RunConfig, root: str | Path = "runs", run_id: str | None = None, log=print):
+        self.cfg = cfg
+        self.log = log
+        self.store = RunStore(root, run_id or new_run_id(cfg.name))
+        self.run_id = self.store.run_id
+        if not (self.store.dir / "config.yaml").exists():
+            self.store.dir.mkdir(parents=True, exist_ok=True)
+            self.store.write(
+                [Run(self.run_id, datetime.now(), cfg.name, cfg.seed, cfg.world.seed, cfg.loop.iterations,
+                     json.dumps(to_dict(cfg)))],
+                "run",
             )
-            rows.append({"prompt": world.format_prompt(p.text), "chosen": " " + c.text, "rejected": " " + r.text})
-    store.write(scored.generations, "pref")
-    store.write(scored.score_rows(store.run_id), "pref")
-    store.write(pairs, "rm-train")
-    if not rows:
-        raise RuntimeError("π0's samples for the preference prompts are all identical in pairs; no reward-model data")
-    metrics = reward.train_reward(cfg, rows, store.model_dir("sft"), tokenizer, store.model_dir("rm"))
-    out = {
-        "rm_train_pairs": float(len(rows)),
-        "annotator_gold_agreement": agree / gold_decided if gold_decided else float("nan"),
-        "annotator_prefers_longer": longer / length_decided if length_decided else float("nan"),
-    }
-    if "train_accuracy" in metrics:
-        out["rm_train_accuracy"] = float(metrics["train_accuracy"])
-    return out
+            tmp = self.store.dir / ".config.yaml.tmp"
+            tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+            tmp.replace(self.store.dir / "config.yaml")
+        self._world = None
+
+    @classmethod
+    def resume(cls, root: str | Path, run_id: str, log=print) -> "Pipeline":
+        path = Path(root) / run_id / "config.yaml"
+        if not path.is_file():
+            raise FileNotFoundError(f"no run {run_id!r} under {root} ({path} does not exist)")
+        return cls(from_dict(RunConfig, yaml.safe_load(path.read_text())), root, run_id, log)
+
+    # -- bookkeeping -------------------------------------------------------------------------------------------
+
+    def done(self) -> set[tuple[str, int]]:
+        """(stage, iteration) pairs already recorded for this run."""
+        _, rows = query(self.store.root, "select stage, iteration from stages where run_id = ?", [self.run_id])
+        return {(s, i) for s, i in rows}
+
+    def _finish(self, name: str, iteration: int, start: float) -> None:
+        wall = time.perf_counter() - start
+        self.store.write([Stage(self.run_id, name, iteration, wall, datetime.now())], f"{name}-{iteration:03d}")
+        label = f"{name} {iteration}" if name in ("iteration", "evaluate") else name
+        self.log(f"[workbench] stage {label} done in {wall:.1f}s")
+
+    def _begin(self, offset: int) -> float:
+        _seed_everything(self.cfg.seed * 1000 + offset, self.cfg.threads)
+        return time.perf_counter()
+
+    def get_world(self):
+        from workbench.world import build_world
+
+        if self._world is None:
+            self._world = build_world(self.cfg.world, self.cfg.loop.iterations, self.run_id)
+        return self._world
+
+    def tokenizer(self):
+        from workbench.model import load_tokenizer
+
+        return load_tokenizer(self.store.model_dir("tokenizer"))
+
+    def reward_model(self, tokenizer):
+        from workbench.reward import load_reward_model
+
+        return load_reward_model(self.store.model_dir("rm"), tokenizer)
+
+    def policy_dir(self, t: int) -> Path:
+        return self.store.model_dir("sft" if t == 0 else f"policy_{t}")
+
+    # -- stages ------------------------------------------------------------------------------------------------
+
+    def world(self) -> None:
+        """Prompts for every split, the tokenizer trained on the world's corpus, the untrained tiny Llama."""
+        from workbench import model, world
+
+        start = self._begin(1)
+        w = self.get_world()
+        tokenizer = model.train_tokenizer(world.corpus(self.cfg.world), self.cfg.model, self.store.model_dir("tokenizer"))
+        model.init_model(tokenizer, self.cfg.model, self.cfg.seed, self.store.model_dir("init"))
+        self.store.write(w.prompts, "world")
+        self._finish("world", 0, start)
+
+    def sft(self) -> None:
+        """π0: TRL SFTTrainer on the imperfect demonstrations."""
+        from workbench import sft, world
+
+        start = self._begin(2)
+        demos = world.demonstrations(self.get_world().split("sft"), self.cfg.world, self.cfg.seed)
+        sft.train_sft(self.cfg, demos, self.store.model_dir("init"), self.tokenizer(), self.store.model_dir("sft"))
+        self._finish("sft", 0, start)
+
+    def reward(self) -> None:
+        """Sample 2k responses per preference prompt from π0, let the annotator label k pairs, train the BT RM."""
+        from workbench import loop, model, reward, world
+
+        start = self._begin(3)
+        cfg, store, tokenizer = self.cfg, self.store, self.tokenizer()
+        prompts = self.get_world().split("pref")
+        k = cfg.reward.pairs_per_prompt
+        scored = loop.sample_and_score(
+            cfg, model.load_policy(self.policy_dir(0)), tokenizer, None, prompts,
+            iteration=0, purpose="pref", n=2 * k, temperatures=[1.0], max_new_tokens=cfg.generation.max_new_tokens,
+            seed=cfg.seed * 1000 + 500,
+        )
+        rng = random.Random(cfg.seed * 1000 + 7)
+        pairs, rows = [], []
+        agree = gold_decided = longer = length_decided = 0
+        for i, p in enumerate(prompts):
+            for j in range(k):
+                ia, ib = i * 2 * k + 2 * j, i * 2 * k + 2 * j + 1
+                a, b = scored.generations[ia], scored.generations[ib]
+                if a.text == b.text:  # the same response twice carries no preference
+                    continue
+                ua, ub = scored.gold[ia], scored.gold[ib]
+                a_wins = prefers_a(rng, ua, ub, a.n_chars, b.n_chars, cfg.annotator)
+                (c, uc), (r, ur) = ((a, ua), (b, ub)) if a_wins else ((b, ub), (a, ua))
+                if ua != ub:
+                    gold_decided += 1
+                    agree += uc > ur
+                if a.n_chars != b.n_chars:
+                    length_decided += 1
+                    longer += c.n_chars > r.n_chars
+                pairs.append(
+                    Pair(self.run_id, f"rm-{p.prompt_id}-{j}", 0, p.prompt_id, c.generation_id, r.generation_id,
+                         1.0, 0.0, 1.0, "annotator", "annotator")
+                )
+                rows.append({"prompt": world.format_prompt(p.text), "chosen": " " + c.text, "rejected": " " + r.text})
+        store.write(scored.generations, "pref")
+        store.write(scored.score_rows(self.run_id), "pref")
+        store.write(pairs, "rm-train")
+        if not rows:
+            raise RuntimeError("π0's samples for the preference prompts are all identical in pairs; no reward-model data")
+        metrics = reward.train_reward(cfg, rows, self.policy_dir(0), tokenizer, store.model_dir("rm"))
+        out = {
+            "rm_train_pairs": float(len(rows)),
+            "annotator_gold_agreement": agree / gold_decided if gold_decided else float("nan"),
+            "annotator_prefers_longer": longer / length_decided if length_decided else float("nan"),
+        }
+        if "train_accuracy" in metrics:
+            out["rm_train_accuracy"] = float(metrics["train_accuracy"])
+        store.write([Metric(self.run_id, 0, name, v) for name, v in out.items()], "reward-metrics")
+        self._finish("reward", 0, start)
+
+    def iteration(self, t: int) -> None:
+        """Iteration t of the loop: π_{t−1} → π_t (loop.py)."""
+        from workbench import loop
+
+        start = self._begin(10 + t)
+        tokenizer = self.tokenizer()
+        it = loop.run_iteration(
+            self.cfg, self.store, self.get_world().split("iter", t), t, tokenizer, self.reward_model(tokenizer)
+        )
+        self.store.write([it], f"iteration-{t:03d}")
+        self._finish("iteration", t, start)
+
+    def evaluate(self, t: int) -> None:
+        """π_t on the eval and capability prompts; metrics against π0's eval responses (stored by evaluate(0))."""
+        from workbench import loop, model
+        from workbench.generation import response_logprobs
+        from workbench.world import format_prompt
+
+        start = self._begin(500 + t)
+        cfg, store = self.cfg, self.store
+        tokenizer = self.tokenizer()
+        policy = model.load_policy(self.policy_dir(t))
+        w = self.get_world()
+        prompts = w.split("eval")
+        sample = dict(n=1, temperatures=[cfg.eval.temperature], max_new_tokens=cfg.eval.max_new_tokens, seed=EVAL_SEED)
+        scored = loop.sample_and_score(
+            cfg, policy, tokenizer, self.reward_model(tokenizer), prompts, iteration=t, purpose="eval", **sample
+        )
+        capability = loop.sample_and_score(
+            cfg, policy, tokenizer, None, w.split("capability"), iteration=t, purpose="capability", **sample
+        )
+        if t == 0:
+            base_gens, base_gold = scored.generations, scored.gold
+        else:
+            base_gens, base_gold = self._baseline(prompts)
+        texts = [format_prompt(p.text) for p in prompts]
+        responses = [g.text for g in scored.generations]
+        pol_lp = response_logprobs(policy, tokenizer, texts, responses, cfg.eval.temperature)
+        ref_lp = pol_lp if t == 0 else response_logprobs(
+            model.load_policy(self.policy_dir(0)), tokenizer, texts, responses, cfg.eval.temperature
+        )
+        annot = [
+            0.5 * (preference_probability(u, ub, g.n_chars, b.n_chars, cfg.annotator)
+                   + 1.0 - preference_probability(ub, u, b.n_chars, g.n_chars, cfg.annotator))
+            for u, ub, g, b in zip(scored.gold, base_gold, scored.generations, base_gens)
+        ]
+        metrics = eval_metrics(
+            sections=[p.section for p in prompts],
+            gold=scored.gold,
+            baseline_gold=base_gold,
+            rm=scored.rm,
+            n_tokens=[g.n_tokens for g in scored.generations],
+            n_chars=[g.n_chars for g in scored.generations],
+            baseline_chars=[b.n_chars for b in base_gens],
+            annotator=annot,
+        )
+        metrics["kl_to_ref"] = kl_estimate(pol_lp, ref_lp)
+        metrics["capability"] = sum(u >= 1.0 - 1e-9 for u in capability.gold) / len(capability.gold)
+        if t == 0:
+            metrics["alignment_tax"] = 0.0
+        else:
+            _, rows = query(store.root, "select value from metrics where run_id = ? and iteration = 0 and "
+                                        "name = 'capability'", [self.run_id])
+            metrics["alignment_tax"] = rows[0][0] - metrics["capability"]
+        evals = [
+            EvalRow(self.run_id, t, p.prompt_id, p.section, f"pi_{t}", "pi_0", g.generation_id, b.generation_id,
+                    g.n_chars, b.n_chars, u, ub, gold_preference(u, ub), a, lp, rp)
+            for p, g, b, u, ub, a, lp, rp in zip(prompts, scored.generations, base_gens, scored.gold, base_gold,
+                                                  annot, pol_lp, ref_lp)
+        ]
+        seg = f"eval-{t:03d}"
+        store.write(scored.generations + capability.generations, seg)
+        store.write(scored.score_rows(self.run_id) + capability.score_rows(self.run_id), seg)
+        store.write(evals, seg)
+        store.write([Metric(self.run_id, t, k, v) for k, v in metrics.items()], seg)
+        self._finish("evaluate", t, start)
+
+    def _baseline(self, prompts):
+        """π0's stored eval responses and their gold utilities, in the order of `prompts`."""
+        import dataclasses
+
+        from workbench.records import Generation
+
+        cols = [f"g.{f.name}" for f in dataclasses.fields(Generation)]
+        _, rows = query(
+            self.store.root,
+            f"select {', '.join(cols)}, s.value from generations g join scores s using (run_id, generation_id) "
+            "where g.run_id = ? and g.purpose = 'eval' and g.iteration = 0 and s.scorer = 'gold'",
+            [self.run_id],
+        )
+        by_prompt = {r[2]: (Generation(*r[:-1]), r[-1]) for r in rows}
+        missing = [p.prompt_id for p in prompts if p.prompt_id not in by_prompt]
+        if missing:
+            raise RuntimeError(f"run {self.run_id}: π0's eval responses are missing ({len(missing)} prompts); "
+                               "run evaluate(0) first")
+        return [by_prompt[p.prompt_id][0] for p in prompts], [by_prompt[p.prompt_id][1] for p in prompts]
+
+    # -- the whole run -----------------------------------------------------------------------------------------
+
+    def plan(self) -> list[tuple[str, int]]:
+        steps = [("world", 0), ("sft", 0), ("reward", 0), ("evaluate", 0)]
+        for t in range(1, self.cfg.loop.iterations + 1):
+            steps += [("iteration", t), ("evaluate", t)]
+        return steps
+
+    def run(self) -> str:
+        """Every stage not yet recorded, in order; returns the run id."""
+        self.log(f"[workbench] run {self.run_id} → {self.store.dir}")
+        finished = self.done()
+        for name, t in self.plan():
+            if (name, t) in finished:
+                continue
+            method = getattr(self, name)
+            method(t) if name in ("iteration", "evaluate") else method()
+        if ("done", self.cfg.loop.iterations) not in finished:
+            self.store.write([Stage(self.run_id, "done", self.cfg.loop.iterations, 0.0, datetime.now())], "done")
+        return self.run_id
 
 
-def _evaluate(cfg, store, t, policy, tokenizer, reward_model, prompts, baseline_gold):
-    """One response per eval prompt from π_t; metrics against π0's responses. Returns the gold utilities."""
-    from workbench import loop
-
-    scored = loop.sample_and_score(
-        cfg, policy, tokenizer, reward_model, prompts,
-        iteration=t, purpose="eval", n=1, temperatures=[cfg.eval.temperature], max_new_tokens=cfg.eval.max_new_tokens,
-        seed=EVAL_SEED,
-    )
-    metrics = eval_metrics(
-        sections=[p.section for p in prompts],
-        gold=scored.gold,
-        baseline_gold=baseline_gold if baseline_gold is not None else scored.gold,
-        rm=scored.rm,
-        n_tokens=[g.n_tokens for g in scored.generations],
-        n_chars=[g.n_chars for g in scored.generations],
-    )
-    store.write(scored.generations, f"eval-{t:03d}")
-    store.write(scored.score_rows(store.run_id), f"eval-{t:03d}")
-    store.write([Metric(store.run_id, t, k, v) for k, v in metrics.items()], f"eval-{t:03d}")
-    return scored.gold
+def main(cfg: RunConfig, root: str | Path = "runs", run_id: str | None = None, log=print) -> str:
+    """Run the whole pipeline; returns the run id."""
+    return Pipeline(cfg, root, run_id, log).run()

@@ -21,6 +21,7 @@ import yaml
 from workbench.annotator import prefers_a
 from workbench.config import RunConfig, to_dict
 from workbench.evaluation import eval_metrics
+from workbench.labels import extra_reward_rows
 from workbench.records import Metric, Pair, Run, Stage
 from workbench.store import RunStore
 
@@ -135,6 +136,7 @@ def _train_reward_model(cfg: RunConfig, store: RunStore, prompts, pi0, tokenizer
     store.write(scored.generations, "pref")
     store.write(scored.score_rows(store.run_id), "pref")
     store.write(pairs, "rm-train")
+    rows += extra_reward_rows(cfg.reward.extra_pairs, store.root)  # e.g. human labels from the viewer
     if not rows:
         raise RuntimeError("π0's samples for the preference prompts are all identical in pairs; no reward-model data")
     metrics = reward.train_reward(cfg, rows, store.model_dir("sft"), tokenizer, store.model_dir("rm"))

@@ -153,6 +153,16 @@ def test_agreement_panel_matches_the_library(viewer):
     assert "labels by" in counts
 
 
+def test_annotator_verdicts_reproduce_the_runs_own_metric(quick_store):
+    """Agreement of annotator and gold on the RM's training pairs equals the run's `annotator_gold_agreement`."""
+    root, run_id = quick_store
+    items = [i for i in L.load_items(root, run_id) if i.iteration == 0]
+    (row,) = [r for r in L.agreement([L.Judged(i.section, i.verdicts) for i in items])
+              if (r.section, r.judge_a, r.judge_b) == ("all", "annotator", "gold")]
+    stored = _sql(root, "select value from metrics where name = 'annotator_gold_agreement'")[0]["value"]
+    assert row.rate == pytest.approx(stored)
+
+
 def test_chromium_clicks_a_better_and_sees_the_next_item(viewer, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 

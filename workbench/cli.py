@@ -3,6 +3,8 @@
     workbench run [--preset NAME | --config FILE] [--set key=value ...] [--root DIR]
     workbench runs [--root DIR]
     workbench sql [--root DIR] [--json] "SELECT ..."
+    workbench label [--root DIR] [--run RUN] [--port N] [--public]
+    workbench label export --format trl --out FILE [--root DIR] [--run RUN]
 """
 
 from __future__ import annotations
@@ -90,6 +92,33 @@ def cmd_export_outputs(args) -> int:
     paths = export_outputs(args.root, args.run, args.iteration, args.prompts, args.out)
     for path in paths:
         print(path)
+def _load_app(name: str):
+    """A module of the top-level app/ folder, loaded by path (app/ sits beside workbench/ in the source tree)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "app" / f"{name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the apps run from a source checkout (pip install -e '.[app]')")
+    spec = importlib.util.spec_from_file_location(f"workbench_app_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cmd_label(args) -> int:
+    if args.label_command == "export":
+        from workbench.labels import export_trl
+
+        n = export_trl(args.root, args.out, run_id=args.run)
+        print(f"wrote {n} pairs (prompt/chosen/rejected, ties and skips dropped) to {args.out}")
+        return 0
+    labeler = _load_app("labeler")
+    try:
+        labeler.launch(args.root, args.run, port=args.port, public=args.public)
+    except ValueError as e:
+        print(f"workbench label: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -124,6 +153,21 @@ def build_parser() -> argparse.ArgumentParser:
     eo.add_argument("--root", default="runs")
     eo.add_argument("--out", help="output folder (default <root>/<run>/exports/iteration_<K>)")
     eo.set_defaults(fn=cmd_export_outputs)
+
+    lab = sub.add_parser("label", help="the side-by-side viewer: label pairs by hand (127.0.0.1 unless --public)")
+    lab.add_argument("--root", default="runs")
+    lab.add_argument("--run", help="run to label first (default: the newest run with pairs)")
+    lab.add_argument("--port", type=int, default=7860)
+    lab.add_argument("--public", action="store_true",
+                     help="listen on every interface; needs a password in $WORKBENCH_LABEL_PASSWORD")
+    lab.set_defaults(fn=cmd_label, label_command=None)
+    lab_sub = lab.add_subparsers(dest="label_command")
+    ex = lab_sub.add_parser("export", help="write human labels as a prompt/chosen/rejected dataset")
+    ex.add_argument("--format", choices=["trl"], required=True, help="trl: JSON lines with prompt, chosen, rejected")
+    ex.add_argument("--out", required=True, help="output file (.jsonl)")
+    # SUPPRESS: given after `export` they set the value, otherwise the one given before `export` stays.
+    ex.add_argument("--root", default=argparse.SUPPRESS)
+    ex.add_argument("--run", default=argparse.SUPPRESS, help="one run's labels (default: every run under --root)")
     return p
 
 

@@ -107,6 +107,15 @@ class RewardStageConfig:
     epochs: float = 2.0
     learning_rate: float = 3e-4
     batch_size: int = 32
+    extra_pairs: list[str] = field(default_factory=list)  # more training pairs: "human" = the store's human labels
+
+    def __post_init__(self):
+        unknown = [s for s in self.extra_pairs if s not in EXTRA_PAIR_SOURCES]
+        if unknown:
+            raise ConfigError(f"reward.extra_pairs: unknown source {unknown[0]!r} (known: {', '.join(EXTRA_PAIR_SOURCES)})")
+
+
+EXTRA_PAIR_SOURCES = ("human",)  # labels.extra_reward_rows reads each
 
 
 @dataclass

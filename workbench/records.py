@@ -160,6 +160,31 @@ class EvalRow:
     ref_logprob: float  # log π0(response), eval temperature
 
 
+@dataclass
+class Label:
+    """A person's verdict on one pair, from the viewer (`workbench label`); see labels.py.
+
+    The two responses are shown in an order drawn at random per item: `displayed_left` was shown as A (left),
+    `displayed_right` as B (right). `choice` is what was clicked; `preferred_id` is the same verdict without the
+    order: the generation id the person preferred, "" for tie and skip.
+    """
+
+    TABLE: typing.ClassVar[str] = "labels"
+    run_id: str
+    label_id: str  # uuid4 hex
+    pair_id: str  # pairs.pair_id of the same run
+    labeler: str  # the name typed in the viewer, stored as given (data, never interpreted)
+    created_at: datetime
+    queue: str  # random, uncertain, disagree, audit: how the pair was picked (agreement differs by queue)
+    displayed_left: str  # generation id shown as A
+    displayed_right: str  # generation id shown as B
+    choice: str  # A (left better), B (right better), tie, skip
+    preferred_id: str  # generation id preferred; "" for tie and skip
+    comment: str
+    seconds_spent: float  # from the item appearing to the click
+
+
+
 TABLES: dict[str, type] = {
-    cls.TABLE: cls for cls in (Run, Stage, Prompt, Iteration, Generation, Score, Pair, Metric, EvalRow)
+    cls.TABLE: cls for cls in (Run, Stage, Prompt, Iteration, Generation, Score, Pair, Metric, EvalRow, Label)
 }

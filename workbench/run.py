@@ -24,6 +24,7 @@ import yaml
 from workbench.annotator import preference_probability, prefers_a
 from workbench.config import RunConfig, from_dict, to_dict
 from workbench.evaluation import eval_metrics, gold_preference, kl_estimate
+from workbench.labels import extra_reward_rows
 from workbench.records import EvalRow, Metric, Pair, Run, Stage
 from workbench.store import RunStore, query
 
@@ -170,6 +171,7 @@ class Pipeline:
         store.write(scored.generations, "pref")
         store.write(scored.score_rows(self.run_id), "pref")
         store.write(pairs, "rm-train")
+        rows += extra_reward_rows(cfg.reward.extra_pairs, store.root)  # e.g. human labels from the viewer
         if not rows:
             raise RuntimeError("π0's samples for the preference prompts are all identical in pairs; no reward-model data")
         metrics = reward.train_reward(cfg, rows, self.policy_dir(0), tokenizer, store.model_dir("rm"))

@@ -1,4 +1,7 @@
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -21,3 +24,38 @@ def tiny(tmp_path_factory):
     init_model(tokenizer, cfg.model, seed=0, out=root / "init")
     world = build_world(cfg.world, cfg.loop.iterations, "tiny")
     return cfg, root, tokenizer, world
+
+
+@pytest.fixture(scope="session")
+def quick_cli_live(tmp_path_factory):
+    """`workbench run --preset quick` through the CLI, read from this process while it writes.
+
+    Returns (root, run_id, console output, [(generations visible, done stages) at each poll]).
+    """
+    from workbench.store import query
+
+    root = tmp_path_factory.mktemp("runs")
+    log = tmp_path_factory.mktemp("log") / "run.log"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workbench", "run", "--preset", "quick", "--root", str(root)],
+            stdout=out, stderr=subprocess.STDOUT, text=True, env=env,
+        )
+    live = []  # no lock errors, and rows appear before the end
+    while proc.poll() is None:
+        names, rows = query(root, "select count(*) as n, count(distinct run_id) from generations")
+        status = query(root, "select count(*) from stages where stage = 'done'")[1][0][0]
+        live.append((rows[0][0], status))
+        time.sleep(0.5)
+    output = log.read_text()
+    assert proc.returncode == 0, output[-4000:]
+    (run_id,) = [d for d in os.listdir(root)]
+    return root, run_id, output, live
+
+
+@pytest.fixture(scope="session")
+def quick_cli_run(quick_cli_live):
+    """(root, run_id) of one uninterrupted `workbench run --preset quick` through the CLI."""
+    root, run_id, _, _ = quick_cli_live
+    return root, run_id

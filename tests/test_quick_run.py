@@ -21,24 +21,8 @@ def _sql(root, sql):
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        CLI + ["run", "--preset", "quick", "--root", str(root)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )
-    # Read the store from this process while the run writes it: no lock errors, and rows appear before the end.
-    live = []
-    while proc.poll() is None:
-        names, rows = query(root, "select count(*) as n, count(distinct run_id) from generations")
-        status = query(root, "select count(*) from stages where stage = 'done'")[1][0][0]
-        live.append((rows[0][0], status))
-        time.sleep(0.5)
-    output = proc.stdout.read()
-    assert proc.returncode == 0, output[-4000:]
-    (run_id,) = [d for d in os.listdir(root)]
-    return root, run_id, output, live
+def quick_run(quick_cli_live):
+    return quick_cli_live
 
 
 def test_cli_prints_run_id_and_metrics_table(quick_run):
@@ -182,6 +166,7 @@ def test_stage_by_stage_equals_the_one_shot_run(quick_run, tmp_path):
     p.sft()
     p.reward()
     p.evaluate(0)
+    p.rollout(1)
     p.iteration(1)
     p.evaluate(1)
     p.run()  # resumes: only iteration 2, evaluate 2 and done are left

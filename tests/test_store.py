@@ -31,7 +31,7 @@ def test_rewriting_a_segment_replaces_it(tmp_path):
     store.write([Score("r", "g1", "rm", 1.0)], "iter-001")
     store.write([Score("r", "g1", "rm", 2.0)], "iter-001")
     assert query(tmp_path, "select value from scores")[1] == [(2.0,)]
-    assert not list((tmp_path / "r" / "tables" / "scores").glob(".*"))  # no temporary files left
+    assert not list((tmp_path / "r").rglob(".*.tmp"))  # no temporary files left
 
 
 def test_rejects_mixed_or_foreign_rows(tmp_path):

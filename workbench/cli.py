@@ -59,7 +59,12 @@ def cmd_run(args) -> int:
         preset = args.preset or "default"
         cfg = load_config(preset=preset if not args.config else None, path=args.config, overrides=args.set)
         pipeline = Pipeline(cfg, root=args.root)
-    run_id = pipeline.run()
+    try:
+        run_id = pipeline.run()
+    except KeyboardInterrupt:
+        print(f"\nworkbench: interrupted; the finished stages are kept. Continue with:\n"
+              f"  workbench run --resume {pipeline.run_id} --root {args.root}", file=sys.stderr)
+        return 130
     print(f"\nrun {run_id} finished")
     _print_table(*metrics_table(args.root, run_id))
     print(f"\nresults: {args.root}/{run_id}  (query with: workbench sql --root {args.root} \"select * from metrics\")")

@@ -1,8 +1,10 @@
 """One iteration of online iterative DPO (the paper's Algorithm 1, RLHFlow's recipe):
 
-    prompts_t ─► n samples from π_{t−1} ─► score (RM, or the gold oracle as a ceiling)
-              ─► pair = best vs worst of n after r − λ·len (equal scores dropped)
-              ─► DPO (TRL DPOTrainer) from π_{t−1} against the reference (π0 by default) ─► π_t
+    rollout:    prompts_t ─► n samples from π_{t−1} ─► score (RM, or the gold oracle as a ceiling)
+                ─► pair = best vs worst of n after r − λ·len (equal scores dropped) ─► store
+    iteration:  pairs from the store ─► DPO (TRL DPOTrainer) from π_{t−1} against the reference (π0 by
+                default) ─► π_t
+Two stages, so the pairs are in the store (and on the dashboard) while DPO trains.
 """
 
 from __future__ import annotations
@@ -111,46 +113,70 @@ def train_dpo(cfg: RunConfig, rows: list[dict], policy_dir: Path, ref_dir: Path,
     return dict(result.metrics)
 
 
-def run_iteration(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, tokenizer, reward_model) -> Iteration:
-    """Iteration t: sample from π_{t−1}, pick pairs, train π_t. Writes generations, scores and pairs first (so a
-    dashboard sees them while DPO trains), then the iteration row."""
+def rollout(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, tokenizer, reward_model) -> int:
+    """Sample n responses per prompt from π_{t−1}, score them, keep best vs worst; writes generations, scores and
+    pairs. Returns the number of prompts whose samples all tied (dropped)."""
     g = cfg.generation
-    prev = store.model_dir("sft" if t == 1 else f"policy_{t - 1}")
-    ref = store.model_dir("sft") if cfg.loop.reference is Reference.INITIAL else prev
     scored = sample_and_score(
-        cfg, load_policy(prev), tokenizer, reward_model, prompts,
+        cfg, load_policy(policy_dir(store, t - 1)), tokenizer, reward_model, prompts,
         iteration=t, purpose="rollout", n=g.n, temperatures=g.temperatures, max_new_tokens=g.max_new_tokens,
         seed=cfg.seed * 1000 + t,
     )
     by_oracle = scored.rm if cfg.loop.oracle is Oracle.RM else scored.gold
-    pairs, rows, ties = [], [], 0
+    pairs, ties = [], 0
     for i, p in enumerate(prompts):
-        lo, hi = i * g.n, (i + 1) * g.n
-        gens = scored.generations[lo:hi]
-        sel = best_worst(by_oracle[lo:hi], [x.n_chars for x in gens], cfg.loop.length_penalty)
+        gens = scored.generations[i * g.n : (i + 1) * g.n]
+        sel = best_worst(by_oracle[i * g.n : (i + 1) * g.n], [x.n_chars for x in gens], cfg.loop.length_penalty)
         if sel is None:
             ties += 1
             continue
-        chosen, rejected = gens[sel.chosen], gens[sel.rejected]
         pairs.append(
-            Pair(store.run_id, f"dpo{t}-{p.prompt_id}", t, p.prompt_id, chosen.generation_id, rejected.generation_id,
-                 sel.chosen_score, sel.rejected_score, sel.margin, "best_worst", cfg.loop.oracle.value)
+            Pair(store.run_id, f"dpo{t}-{p.prompt_id}", t, p.prompt_id, gens[sel.chosen].generation_id,
+                 gens[sel.rejected].generation_id, sel.chosen_score, sel.rejected_score, sel.margin, "best_worst",
+                 cfg.loop.oracle.value)
         )
-        rows.append({"prompt": format_prompt(p.text), "chosen": " " + chosen.text, "rejected": " " + rejected.text})
     store.write(scored.generations, f"rollout-{t:03d}")
     store.write(scored.score_rows(store.run_id), f"rollout-{t:03d}")
     store.write(pairs, f"dpo-{t:03d}")
+    return ties
+
+
+def dpo_rows(root: Path, run_id: str, t: int) -> list[dict]:
+    """Iteration t's selected pairs, read back from the store as DPO rows (prompt, chosen, rejected)."""
+    from workbench.store import query
+
+    _, rows = query(
+        root,
+        """select p.text, c.text, r.text from pairs x
+           join prompts p on p.run_id = x.run_id and p.prompt_id = x.prompt_id
+           join generations c on c.run_id = x.run_id and c.generation_id = x.chosen_id
+           join generations r on r.run_id = x.run_id and r.generation_id = x.rejected_id
+           where x.run_id = ? and x.iteration = ? and x.rule = 'best_worst' order by x.pair_id""",
+        [run_id, t],
+    )
+    return [{"prompt": format_prompt(p), "chosen": " " + c, "rejected": " " + r} for p, c, r in rows]
+
+
+def policy_dir(store: RunStore, t: int) -> Path:
+    return store.model_dir("sft" if t == 0 else f"policy_{t}")
+
+
+def train_iteration(cfg: RunConfig, store: RunStore, t: int, tokenizer, n_prompts: int) -> Iteration:
+    """DPO from π_{t−1} on iteration t's pairs against the reference; saves π_t."""
+    rows = dpo_rows(store.root, store.run_id, t)
     if not rows:
-        raise RuntimeError(f"iteration {t}: every prompt's {g.n} samples scored equal; no DPO pairs to train on")
-    out = store.model_dir(f"policy_{t}")
+        raise RuntimeError(f"iteration {t}: every prompt's samples scored equal; no DPO pairs to train on")
+    prev = policy_dir(store, t - 1)
+    ref = policy_dir(store, 0) if cfg.loop.reference is Reference.INITIAL else prev
+    out = policy_dir(store, t)
     train_dpo(cfg, rows, prev, ref, tokenizer, out, seed=cfg.seed * 1000 + t)
     return Iteration(
         run_id=store.run_id,
         iteration=t,
         policy_path=str(out.relative_to(store.dir)),
         reference=cfg.loop.reference.value,
-        n_prompts=len(prompts),
-        n_generations=len(scored.generations),
-        n_pairs=len(pairs),
-        n_ties_dropped=ties,
+        n_prompts=n_prompts,
+        n_generations=n_prompts * cfg.generation.n,
+        n_pairs=len(rows),
+        n_ties_dropped=n_prompts - len(rows),
     )

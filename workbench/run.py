@@ -2,7 +2,7 @@
 
     workbench run --preset quick                      # the CLI
     Pipeline(load_config(preset="quick")).run()       # the same from Python, or one stage at a time:
-    p = Pipeline(cfg); p.world(); p.sft(); p.reward(); p.evaluate(0); p.iteration(1); p.evaluate(1)
+    p = Pipeline(cfg); p.world(); p.sft(); p.reward(); p.evaluate(0); p.rollout(1); p.iteration(1); p.evaluate(1)
 
 Every stage reads its inputs from the run folder (models) and the store (tables), seeds itself, and records
 itself in the `stages` table once its outputs are written, so stages can run one at a time, in separate
@@ -16,6 +16,7 @@ import json
 import random
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from workbench.labels import extra_reward_rows
 from workbench.records import EvalRow, Metric, Pair, Run, Stage
 from workbench.store import RunStore, query
 
+PER_ITERATION = ("rollout", "iteration", "evaluate")
 EVAL_SEED = 99_991  # the same sampling seed for every policy's eval responses (common random numbers)
 
 
@@ -80,15 +82,17 @@ class Pipeline:
         _, rows = query(self.store.root, "select stage, iteration from stages where run_id = ?", [self.run_id])
         return {(s, i) for s, i in rows}
 
-    def _finish(self, name: str, iteration: int, start: float) -> None:
-        wall = time.perf_counter() - start
-        self.store.write([Stage(self.run_id, name, iteration, wall, datetime.now())], f"{name}-{iteration:03d}")
-        label = f"{name} {iteration}" if name in ("iteration", "evaluate") else name
-        self.log(f"[workbench] stage {label} done in {wall:.1f}s")
-
-    def _begin(self, offset: int) -> float:
+    @contextmanager
+    def _stage(self, name: str, iteration: int, offset: int):
+        """Seed, time and commit one stage: its writes and its `stages` row become visible together at the end."""
         _seed_everything(self.cfg.seed * 1000 + offset, self.cfg.threads)
-        return time.perf_counter()
+        start = time.perf_counter()
+        with self.store.transaction(f"{name}-{iteration:03d}"):
+            yield
+            wall = time.perf_counter() - start
+            self.store.write([Stage(self.run_id, name, iteration, wall, datetime.now())], "stage")
+        label = f"{name} {iteration}" if name in PER_ITERATION else name
+        self.log(f"[workbench] stage {label} done in {wall:.1f}s")
 
     def get_world(self):
         from workbench.world import build_world
@@ -116,86 +120,88 @@ class Pipeline:
         """Prompts for every split, the tokenizer trained on the world's corpus, the untrained tiny Llama."""
         from workbench import model, world
 
-        start = self._begin(1)
-        w = self.get_world()
-        tokenizer = model.train_tokenizer(world.corpus(self.cfg.world), self.cfg.model, self.store.model_dir("tokenizer"))
-        model.init_model(tokenizer, self.cfg.model, self.cfg.seed, self.store.model_dir("init"))
-        self.store.write(w.prompts, "world")
-        self._finish("world", 0, start)
+        with self._stage("world", 0, 1):
+            w = self.get_world()
+            tokenizer = model.train_tokenizer(world.corpus(self.cfg.world), self.cfg.model, self.store.model_dir("tokenizer"))
+            model.init_model(tokenizer, self.cfg.model, self.cfg.seed, self.store.model_dir("init"))
+            self.store.write(w.prompts, "world")
 
     def sft(self) -> None:
         """π0: TRL SFTTrainer on the imperfect demonstrations."""
         from workbench import sft, world
 
-        start = self._begin(2)
-        demos = world.demonstrations(self.get_world().split("sft"), self.cfg.world, self.cfg.seed)
-        sft.train_sft(self.cfg, demos, self.store.model_dir("init"), self.tokenizer(), self.store.model_dir("sft"))
-        self._finish("sft", 0, start)
+        with self._stage("sft", 0, 2):
+            demos = world.demonstrations(self.get_world().split("sft"), self.cfg.world, self.cfg.seed)
+            sft.train_sft(self.cfg, demos, self.store.model_dir("init"), self.tokenizer(), self.store.model_dir("sft"))
 
     def reward(self) -> None:
         """Sample 2k responses per preference prompt from π0, let the annotator label k pairs, train the BT RM."""
         from workbench import loop, model, reward, world
 
-        start = self._begin(3)
-        cfg, store, tokenizer = self.cfg, self.store, self.tokenizer()
-        prompts = self.get_world().split("pref")
-        k = cfg.reward.pairs_per_prompt
-        scored = loop.sample_and_score(
-            cfg, model.load_policy(self.policy_dir(0)), tokenizer, None, prompts,
-            iteration=0, purpose="pref", n=2 * k, temperatures=[1.0], max_new_tokens=cfg.generation.max_new_tokens,
-            seed=cfg.seed * 1000 + 500,
-        )
-        rng = random.Random(cfg.seed * 1000 + 7)
-        pairs, rows = [], []
-        agree = gold_decided = longer = length_decided = 0
-        for i, p in enumerate(prompts):
-            for j in range(k):
-                ia, ib = i * 2 * k + 2 * j, i * 2 * k + 2 * j + 1
-                a, b = scored.generations[ia], scored.generations[ib]
-                if a.text == b.text:  # the same response twice carries no preference
-                    continue
-                ua, ub = scored.gold[ia], scored.gold[ib]
-                a_wins = prefers_a(rng, ua, ub, a.n_chars, b.n_chars, cfg.annotator)
-                (c, uc), (r, ur) = ((a, ua), (b, ub)) if a_wins else ((b, ub), (a, ua))
-                if ua != ub:
-                    gold_decided += 1
-                    agree += uc > ur
-                if a.n_chars != b.n_chars:
-                    length_decided += 1
-                    longer += c.n_chars > r.n_chars
-                pairs.append(
-                    Pair(self.run_id, f"rm-{p.prompt_id}-{j}", 0, p.prompt_id, c.generation_id, r.generation_id,
-                         1.0, 0.0, 1.0, "annotator", "annotator")
-                )
-                rows.append({"prompt": world.format_prompt(p.text), "chosen": " " + c.text, "rejected": " " + r.text})
-        store.write(scored.generations, "pref")
-        store.write(scored.score_rows(self.run_id), "pref")
-        store.write(pairs, "rm-train")
-        rows += extra_reward_rows(cfg.reward.extra_pairs, store.root)  # e.g. human labels from the viewer
-        if not rows:
-            raise RuntimeError("π0's samples for the preference prompts are all identical in pairs; no reward-model data")
-        metrics = reward.train_reward(cfg, rows, self.policy_dir(0), tokenizer, store.model_dir("rm"))
-        out = {
-            "rm_train_pairs": float(len(rows)),
-            "annotator_gold_agreement": agree / gold_decided if gold_decided else float("nan"),
-            "annotator_prefers_longer": longer / length_decided if length_decided else float("nan"),
-        }
-        if "train_accuracy" in metrics:
-            out["rm_train_accuracy"] = float(metrics["train_accuracy"])
-        store.write([Metric(self.run_id, 0, name, v) for name, v in out.items()], "reward-metrics")
-        self._finish("reward", 0, start)
+        with self._stage("reward", 0, 3):
+            cfg, store, tokenizer = self.cfg, self.store, self.tokenizer()
+            prompts = self.get_world().split("pref")
+            k = cfg.reward.pairs_per_prompt
+            scored = loop.sample_and_score(
+                cfg, model.load_policy(self.policy_dir(0)), tokenizer, None, prompts,
+                iteration=0, purpose="pref", n=2 * k, temperatures=[1.0], max_new_tokens=cfg.generation.max_new_tokens,
+                seed=cfg.seed * 1000 + 500,
+            )
+            rng = random.Random(cfg.seed * 1000 + 7)
+            pairs, rows = [], []
+            agree = gold_decided = longer = length_decided = 0
+            for i, p in enumerate(prompts):
+                for j in range(k):
+                    ia, ib = i * 2 * k + 2 * j, i * 2 * k + 2 * j + 1
+                    a, b = scored.generations[ia], scored.generations[ib]
+                    if a.text == b.text:  # the same response twice carries no preference
+                        continue
+                    ua, ub = scored.gold[ia], scored.gold[ib]
+                    a_wins = prefers_a(rng, ua, ub, a.n_chars, b.n_chars, cfg.annotator)
+                    (c, uc), (r, ur) = ((a, ua), (b, ub)) if a_wins else ((b, ub), (a, ua))
+                    if ua != ub:
+                        gold_decided += 1
+                        agree += uc > ur
+                    if a.n_chars != b.n_chars:
+                        length_decided += 1
+                        longer += c.n_chars > r.n_chars
+                    pairs.append(
+                        Pair(self.run_id, f"rm-{p.prompt_id}-{j}", 0, p.prompt_id, c.generation_id, r.generation_id,
+                             1.0, 0.0, 1.0, "annotator", "annotator")
+                    )
+                    rows.append({"prompt": world.format_prompt(p.text), "chosen": " " + c.text, "rejected": " " + r.text})
+            store.write(scored.generations, "pref")
+            store.write(scored.score_rows(self.run_id), "pref")
+            store.write(pairs, "rm-train")
+            rows += extra_reward_rows(cfg.reward.extra_pairs, store.root)  # e.g. human labels from the viewer
+            if not rows:
+                raise RuntimeError("π0's samples for the preference prompts are all identical in pairs; no reward-model data")
+            metrics = reward.train_reward(cfg, rows, self.policy_dir(0), tokenizer, store.model_dir("rm"))
+            out = {
+                "rm_train_pairs": float(len(rows)),
+                "annotator_gold_agreement": agree / gold_decided if gold_decided else float("nan"),
+                "annotator_prefers_longer": longer / length_decided if length_decided else float("nan"),
+            }
+            if "train_accuracy" in metrics:
+                out["rm_train_accuracy"] = float(metrics["train_accuracy"])
+            store.write([Metric(self.run_id, 0, name, v) for name, v in out.items()], "reward-metrics")
 
-    def iteration(self, t: int) -> None:
-        """Iteration t of the loop: π_{t−1} → π_t (loop.py)."""
+    def rollout(self, t: int) -> None:
+        """Iteration t, first half: n samples per prompt from π_{t−1}, scored, best vs worst kept (loop.py)."""
         from workbench import loop
 
-        start = self._begin(10 + t)
-        tokenizer = self.tokenizer()
-        it = loop.run_iteration(
-            self.cfg, self.store, self.get_world().split("iter", t), t, tokenizer, self.reward_model(tokenizer)
-        )
-        self.store.write([it], f"iteration-{t:03d}")
-        self._finish("iteration", t, start)
+        with self._stage("rollout", t, 10 + t):
+            tokenizer = self.tokenizer()
+            loop.rollout(self.cfg, self.store, self.get_world().split("iter", t), t, tokenizer, self.reward_model(tokenizer))
+
+    def iteration(self, t: int) -> None:
+        """Iteration t, second half: DPO on the rollout's pairs, π_{t−1} → π_t (loop.py)."""
+        from workbench import loop
+
+        with self._stage("iteration", t, 100 + t):
+            n_prompts = len(self.get_world().split("iter", t))
+            it = loop.train_iteration(self.cfg, self.store, t, self.tokenizer(), n_prompts)
+            self.store.write([it], "iteration")
 
     def evaluate(self, t: int) -> None:
         """π_t on the eval and capability prompts; metrics against π0's eval responses (stored by evaluate(0))."""
@@ -203,64 +209,63 @@ class Pipeline:
         from workbench.generation import response_logprobs
         from workbench.world import format_prompt
 
-        start = self._begin(500 + t)
-        cfg, store = self.cfg, self.store
-        tokenizer = self.tokenizer()
-        policy = model.load_policy(self.policy_dir(t))
-        w = self.get_world()
-        prompts = w.split("eval")
-        sample = dict(n=1, temperatures=[cfg.eval.temperature], max_new_tokens=cfg.eval.max_new_tokens, seed=EVAL_SEED)
-        scored = loop.sample_and_score(
-            cfg, policy, tokenizer, self.reward_model(tokenizer), prompts, iteration=t, purpose="eval", **sample
-        )
-        capability = loop.sample_and_score(
-            cfg, policy, tokenizer, None, w.split("capability"), iteration=t, purpose="capability", **sample
-        )
-        if t == 0:
-            base_gens, base_gold = scored.generations, scored.gold
-        else:
-            base_gens, base_gold = self._baseline(prompts)
-        texts = [format_prompt(p.text) for p in prompts]
-        responses = [g.text for g in scored.generations]
-        pol_lp = response_logprobs(policy, tokenizer, texts, responses, cfg.eval.temperature)
-        ref_lp = pol_lp if t == 0 else response_logprobs(
-            model.load_policy(self.policy_dir(0)), tokenizer, texts, responses, cfg.eval.temperature
-        )
-        annot = [
-            0.5 * (preference_probability(u, ub, g.n_chars, b.n_chars, cfg.annotator)
-                   + 1.0 - preference_probability(ub, u, b.n_chars, g.n_chars, cfg.annotator))
-            for u, ub, g, b in zip(scored.gold, base_gold, scored.generations, base_gens)
-        ]
-        metrics = eval_metrics(
-            sections=[p.section for p in prompts],
-            gold=scored.gold,
-            baseline_gold=base_gold,
-            rm=scored.rm,
-            n_tokens=[g.n_tokens for g in scored.generations],
-            n_chars=[g.n_chars for g in scored.generations],
-            baseline_chars=[b.n_chars for b in base_gens],
-            annotator=annot,
-        )
-        metrics["kl_to_ref"] = kl_estimate(pol_lp, ref_lp)
-        metrics["capability"] = sum(u >= 1.0 - 1e-9 for u in capability.gold) / len(capability.gold)
-        if t == 0:
-            metrics["alignment_tax"] = 0.0
-        else:
-            _, rows = query(store.root, "select value from metrics where run_id = ? and iteration = 0 and "
-                                        "name = 'capability'", [self.run_id])
-            metrics["alignment_tax"] = rows[0][0] - metrics["capability"]
-        evals = [
-            EvalRow(self.run_id, t, p.prompt_id, p.section, f"pi_{t}", "pi_0", g.generation_id, b.generation_id,
-                    g.n_chars, b.n_chars, u, ub, gold_preference(u, ub), a, lp, rp)
-            for p, g, b, u, ub, a, lp, rp in zip(prompts, scored.generations, base_gens, scored.gold, base_gold,
-                                                  annot, pol_lp, ref_lp)
-        ]
-        seg = f"eval-{t:03d}"
-        store.write(scored.generations + capability.generations, seg)
-        store.write(scored.score_rows(self.run_id) + capability.score_rows(self.run_id), seg)
-        store.write(evals, seg)
-        store.write([Metric(self.run_id, t, k, v) for k, v in metrics.items()], seg)
-        self._finish("evaluate", t, start)
+        with self._stage("evaluate", t, 500 + t):
+            cfg, store = self.cfg, self.store
+            tokenizer = self.tokenizer()
+            policy = model.load_policy(self.policy_dir(t))
+            w = self.get_world()
+            prompts = w.split("eval")
+            sample = dict(n=1, temperatures=[cfg.eval.temperature], max_new_tokens=cfg.eval.max_new_tokens, seed=EVAL_SEED)
+            scored = loop.sample_and_score(
+                cfg, policy, tokenizer, self.reward_model(tokenizer), prompts, iteration=t, purpose="eval", **sample
+            )
+            capability = loop.sample_and_score(
+                cfg, policy, tokenizer, None, w.split("capability"), iteration=t, purpose="capability", **sample
+            )
+            if t == 0:
+                base_gens, base_gold = scored.generations, scored.gold
+            else:
+                base_gens, base_gold = self._baseline(prompts)
+            texts = [format_prompt(p.text) for p in prompts]
+            responses = [g.text for g in scored.generations]
+            pol_lp = response_logprobs(policy, tokenizer, texts, responses, cfg.eval.temperature)
+            ref_lp = pol_lp if t == 0 else response_logprobs(
+                model.load_policy(self.policy_dir(0)), tokenizer, texts, responses, cfg.eval.temperature
+            )
+            annot = [
+                0.5 * (preference_probability(u, ub, g.n_chars, b.n_chars, cfg.annotator)
+                       + 1.0 - preference_probability(ub, u, b.n_chars, g.n_chars, cfg.annotator))
+                for u, ub, g, b in zip(scored.gold, base_gold, scored.generations, base_gens)
+            ]
+            metrics = eval_metrics(
+                sections=[p.section for p in prompts],
+                gold=scored.gold,
+                baseline_gold=base_gold,
+                rm=scored.rm,
+                n_tokens=[g.n_tokens for g in scored.generations],
+                n_chars=[g.n_chars for g in scored.generations],
+                baseline_chars=[b.n_chars for b in base_gens],
+                annotator=annot,
+            )
+            metrics["kl_to_ref"] = kl_estimate(pol_lp, ref_lp)
+            metrics["capability"] = sum(u >= 1.0 - 1e-9 for u in capability.gold) / len(capability.gold)
+            if t == 0:
+                metrics["alignment_tax"] = 0.0
+            else:
+                _, rows = query(store.root, "select value from metrics where run_id = ? and iteration = 0 and "
+                                            "name = 'capability'", [self.run_id])
+                metrics["alignment_tax"] = rows[0][0] - metrics["capability"]
+            evals = [
+                EvalRow(self.run_id, t, p.prompt_id, p.section, f"pi_{t}", "pi_0", g.generation_id, b.generation_id,
+                        g.n_chars, b.n_chars, u, ub, gold_preference(u, ub), a, lp, rp)
+                for p, g, b, u, ub, a, lp, rp in zip(prompts, scored.generations, base_gens, scored.gold, base_gold,
+                                                      annot, pol_lp, ref_lp)
+            ]
+            seg = f"eval-{t:03d}"
+            store.write(scored.generations + capability.generations, seg)
+            store.write(scored.score_rows(self.run_id) + capability.score_rows(self.run_id), seg)
+            store.write(evals, seg)
+            store.write([Metric(self.run_id, t, k, v) for k, v in metrics.items()], seg)
 
     def _baseline(self, prompts):
         """π0's stored eval responses and their gold utilities, in the order of `prompts`."""
@@ -287,7 +292,7 @@ class Pipeline:
     def plan(self) -> list[tuple[str, int]]:
         steps = [("world", 0), ("sft", 0), ("reward", 0), ("evaluate", 0)]
         for t in range(1, self.cfg.loop.iterations + 1):
-            steps += [("iteration", t), ("evaluate", t)]
+            steps += [("rollout", t), ("iteration", t), ("evaluate", t)]
         return steps
 
     def run(self) -> str:
@@ -298,9 +303,10 @@ class Pipeline:
             if (name, t) in finished:
                 continue
             method = getattr(self, name)
-            method(t) if name in ("iteration", "evaluate") else method()
+            method(t) if name in PER_ITERATION else method()
         if ("done", self.cfg.loop.iterations) not in finished:
-            self.store.write([Stage(self.run_id, "done", self.cfg.loop.iterations, 0.0, datetime.now())], "done")
+            with self.store.transaction("done"):
+                self.store.write([Stage(self.run_id, "done", self.cfg.loop.iterations, 0.0, datetime.now())], "stage")
         return self.run_id
 
 

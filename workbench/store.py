@@ -2,22 +2,32 @@
 
 Layout under a root (default ./runs):
 
-    <root>/<run_id>/config.yaml                      the resolved config
+    <root>/<run_id>/store.json                                   the layout version ({"store_version": 2})
+    <root>/<run_id>/config.yaml                                  the resolved config
     <root>/<run_id>/models/{tokenizer,init,sft,rm,policy_<t>}/   save_pretrained folders
-    <root>/<run_id>/tables/<table>/<segment>.parquet  rows of one table written by one stage
+    <root>/<run_id>/segments/<group>/<table>/<segment>.parquet    rows of one table
+    <root>/<run_id>/staging/<group>/...                          a stage still running: invisible to readers
 
 Why not one DuckDB database file: DuckDB lets one process hold a file read-write and every other process (the
 dashboard, the labeler, `workbench sql`) then fails to open it, even read-only ("Could not set lock on file").
-Segments are written to a hidden temporary name and renamed into place, so a reader sees a segment whole or not
-at all, and any number of processes read while a run writes. A segment's name is chosen by its stage and
-iteration, so a stage that is run again replaces its segment instead of adding duplicate rows.
+Instead every write is a Parquet file renamed into place, and readers open an in-memory DuckDB whose views read
+the files by glob at query time, so any number of processes read while a run writes.
+
+A pipeline stage writes inside `transaction(group)`: its files go to staging/<group>/ and become visible in one
+directory rename when the stage finishes, together with its row in the `stages` table. A stage killed halfway
+therefore leaves no visible rows, and running it again replaces its group instead of adding duplicates. Writes
+outside a transaction (a label from the viewer) are their own group, visible as soon as the file is renamed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
+import shutil
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -26,26 +36,69 @@ import pyarrow.parquet as pq
 
 from workbench.records import TABLES, arrow_schema, duckdb_columns
 
+STORE_VERSION = 2
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
+class StoreError(RuntimeError):
+    """A run folder this version cannot read (newer layout, corrupted files); the message names the path."""
+
+
 class RunStore:
-    """Writes one run's tables. Single writer per run; readers use `connect`."""
+    """Writes one run's tables. Single writer per run (labels aside: each is its own group); readers use `connect`."""
 
     def __init__(self, root: str | Path, run_id: str):
         self.root = Path(root)
         self.run_id = run_id
         self.dir = self.root / run_id
+        self._group: str | None = None
 
     def model_dir(self, name: str) -> Path:
         return self.dir / "models" / name
 
+    def _ensure_version(self) -> None:
+        marker = self.dir / "store.json"
+        if marker.exists():
+            check_version(self.dir)
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / f".store.json.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"store_version": STORE_VERSION}))
+        os.replace(tmp, marker)
+
+    @contextmanager
+    def transaction(self, group: str):
+        """Everything written inside becomes visible at once when the block ends without an exception."""
+        _check_name(group)
+        if self._group is not None:
+            raise RuntimeError(f"transaction {group!r} inside transaction {self._group!r}")
+        self._ensure_version()
+        staging = self.dir / "staging" / group
+        shutil.rmtree(staging, ignore_errors=True)  # what a killed attempt left
+        staging.mkdir(parents=True)
+        self._group = group
+        try:
+            yield
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        finally:
+            self._group = None
+        final = self.dir / "segments" / group
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():  # the stage ran before: swap the old group out first, so no reader sees both
+            trash = self.dir / "staging" / f".old-{group}-{uuid.uuid4().hex[:8]}"
+            os.replace(final, trash)
+            os.replace(staging, final)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(staging, final)
+
     def write(self, rows: list, segment: str) -> Path | None:
-        """Write `rows` (records of one table) as the segment `segment`; atomic: whole or not at all."""
+        """Write `rows` (records of one table) as `segment`; atomic: whole or not at all."""
         if not rows:
             return None
-        if not _SEGMENT.match(segment):
-            raise ValueError(f"segment name {segment!r} may hold only letters, digits, '.', '_' and '-'")
+        _check_name(segment)
         cls = type(rows[0])
         if any(type(r) is not cls for r in rows):
             raise TypeError(f"one segment holds one table: got {sorted({type(r).__name__ for r in rows})}")
@@ -54,13 +107,42 @@ class RunStore:
         schema = arrow_schema(cls)
         columns = {f.name: [getattr(r, f.name) for r in rows] for f in dataclasses.fields(cls)}
         table = pa.Table.from_pydict(columns, schema=schema)
-        folder = self.dir / "tables" / cls.TABLE
+        if self._group is None:
+            self._ensure_version()
+            folder = self.dir / "segments" / segment / cls.TABLE
+        else:
+            folder = self.dir / "staging" / self._group / cls.TABLE
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{segment}.parquet"
-        tmp = folder / f".{segment}.{os.getpid()}.tmp"
-        pq.write_table(table, tmp)
-        os.replace(tmp, final)
+        tmp = folder / f".{segment}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp"
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves nothing behind
         return final
+
+    def segment_files(self, table: str) -> list[Path]:
+        """The visible Parquet files of one of this run's tables."""
+        return sorted(self.dir.glob(f"segments/*/{table}/*.parquet"))
+
+
+def _check_name(name: str) -> None:
+    if not _SEGMENT.match(name) or name.startswith("."):
+        raise ValueError(f"segment name {name!r} may hold only letters, digits, '.', '_' and '-'")
+
+
+def check_version(run_dir: Path) -> None:
+    marker = run_dir / "store.json"
+    try:
+        version = json.loads(marker.read_text())["store_version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise StoreError(f"{marker}: not a readable store marker (expected {{\"store_version\": N}})") from None
+    if not isinstance(version, int) or version > STORE_VERSION:
+        raise StoreError(
+            f"{run_dir}: written by a newer workbench (store version {version}, this one reads up to "
+            f"{STORE_VERSION}); upgrade the package to read it"
+        )
 
 
 def connect(root: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -70,10 +152,12 @@ def connect(root: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyConne
     A table with no segment yet is an empty view with the right columns.
     """
     root = Path(root)
-    con = duckdb.connect(":memory:")
     run_glob = run_id if run_id else "*"
+    for marker in root.glob(f"{run_glob}/store.json"):
+        check_version(marker.parent)
+    con = duckdb.connect(":memory:")
     for name, cls in TABLES.items():
-        pattern = root / run_glob / "tables" / name / "*.parquet"
+        pattern = root / run_glob / "segments" / "*" / name / "*.parquet"
         if any(root.glob(str(pattern.relative_to(root)))):
             src = f"read_parquet('{_sql_str(pattern)}', union_by_name = true)"
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM {src}")

@@ -3,6 +3,7 @@
     workbench run [--preset NAME | --config FILE] [--set key=value ...] [--root DIR]
     workbench runs [--root DIR]
     workbench sql [--root DIR] [--json] "SELECT ..."
+    workbench dashboard [--root DIR] [--port N] [--host ADDR]
 """
 
 from __future__ import annotations
@@ -75,6 +76,28 @@ def cmd_sql(args) -> int:
     return 0
 
 
+def cmd_dashboard(args) -> int:
+    """Start the Streamlit dashboard (app/dashboard.py) on the store; replaces this process with Streamlit's."""
+    import os
+    from pathlib import Path
+
+    from workbench.import_utils import require
+
+    require("streamlit", "workbench dashboard")
+    app = Path(__file__).resolve().parent.parent / "app" / "dashboard.py"
+    if not app.is_file():
+        print(f"workbench dashboard: {app} not found; the dashboard runs from a source checkout "
+              '(pip install -e ".[app]")', file=sys.stderr)
+        return 2
+    root = Path(args.root).resolve()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app),
+           "--server.address", args.host, "--server.port", str(args.port), "--server.headless", "true",
+           "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+    print(f"workbench dashboard: http://{args.host}:{args.port}  (store: {root}; Ctrl-C stops it)", flush=True)
+    os.execve(sys.executable, cmd, dict(os.environ, WORKBENCH_ROOT=str(root)))
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="Online iterative RLHF workbench.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -96,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--root", default="runs")
     q.add_argument("--json", action="store_true", help="JSON records instead of CSV")
     q.set_defaults(fn=cmd_sql)
+
+    d = sub.add_parser("dashboard", help="the Streamlit dashboard: runs, curves, reward distributions, length bias, pairs")
+    d.add_argument("--root", default="runs")
+    d.add_argument("--port", type=int, default=8501)
+    d.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 shares it on the network)")
+    d.set_defaults(fn=cmd_dashboard)
     return p
 
 

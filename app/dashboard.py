@@ -98,10 +98,13 @@ def page_runs(Q, runs, selected):
     elif len(selected) > 1:
         st.subheader("Config differences")
         diff = dd.config_diff(configs)
-        st.dataframe(diff.astype(str)) if len(diff) else st.write("the selected runs have the same config")
+        if len(diff):
+            st.dataframe(diff.astype(str))
+        else:
+            st.write("the selected runs have the same config")
     stages = Q("stages", selected)
     if len(stages):
-        st.plotly_chart(figures.stage_times(stages), key="stage_times")
+        st.plotly_chart(figures.stage_times(stages, figures.run_colors(selected)), key="stage_times")
 
 
 def page_curves(Q, selected):
@@ -112,15 +115,16 @@ def page_curves(Q, selected):
     if curves.empty:
         return no_data("no metrics stored for the selected runs")
     names = set(curves.name)
+    colors = figures.run_colors(selected)
     if {"rm_reward", "gold_utility"} <= names:
-        st.plotly_chart(figures.overoptimization(curves), key="overopt")
+        st.plotly_chart(figures.overoptimization(curves, colors), key="overopt")
     else:
         no_data("rm_reward and gold_utility (proxy vs gold)")
     left, right = st.columns(2)
     for i, (metric, title, help_) in enumerate(dd.CURVES):
         with (left if i % 2 == 0 else right):
             if metric in names:
-                st.plotly_chart(figures.metric_lines(curves, metric, title), key=f"curve_{metric}")
+                st.plotly_chart(figures.metric_lines(curves, metric, title, colors), key=f"curve_{metric}")
                 st.caption(help_)
             else:
                 st.markdown(f"**{title}**")
@@ -177,10 +181,11 @@ def page_length(Q, run, selected):
         no_data(f"no `{purpose}` samples")
     else:
         st.plotly_chart(figures.metric_lines(lengths.assign(name="mean_chars", value=lengths.mean_chars),
-                                             "mean_chars", f"mean length of {purpose} samples (chars)"), key="len_mean")
+                                             "mean_chars", f"mean length of {purpose} samples (chars)",
+                                             figures.run_colors(selected)), key="len_mean")
     curves = Q("metric_curves", selected, None)
     if len(curves) and "lc_win_rate" in set(curves.name):
-        st.plotly_chart(figures.win_rates_side_by_side(curves), key="lc_vs_raw")
+        st.plotly_chart(figures.win_rates_side_by_side(curves, figures.run_colors(selected)), key="lc_vs_raw")
     else:
         st.markdown("**Raw vs length-controlled win rate**")
         no_data("metric `lc_win_rate` is not in these runs")
@@ -296,7 +301,9 @@ def main():
     def Q(fn, *args, **kwargs):
         return q(fn, root, version, *args, **kwargs)
 
-    page = side.radio("page", PAGES, key="page")
+    # Links may name the page and runs: ?page=Pairs&run=RUN_ID&run=... (the first visit takes them as defaults)
+    asked_page = st.query_params.get("page")
+    page = side.radio("page", PAGES, key="page", index=PAGES.index(asked_page) if asked_page in PAGES else 0)
     runs = Q("runs")
     if runs.empty:
         st.header(page)
@@ -304,7 +311,8 @@ def main():
                 "this page shows it as soon as its first stage is stored.")
         return
     ids = runs.run_id.tolist()
-    selected = side.multiselect("runs", ids, default=ids[: min(3, len(ids))], key="runs")
+    asked_runs = [r for r in st.query_params.get_all("run") if r in ids]
+    selected = side.multiselect("runs", ids, default=asked_runs or ids[: min(3, len(ids))], key="runs")
     if not selected:
         st.info("pick at least one run in the sidebar")
         return

@@ -262,3 +262,55 @@ def test_page_follows_a_run_as_it_writes(tmp_path, monkeypatch):
                                          "iteration-002")
     at.sidebar.button(key="refresh").click().run()
     assert ("iterations", "2 / 3") in {(m.label, m.value) for m in at.metric}
+
+
+# ------------------------------------------------------------------------------------------------ a real run
+
+
+@pytest.fixture(scope="module")
+def quick_store(tmp_path_factory):
+    """The quick preset, run once for this module, in this process."""
+    from workbench.config import load_config
+    from workbench.run import main
+
+    root = tmp_path_factory.mktemp("dash-quick")
+    run_id = main(load_config(preset="quick"), root=root, log=lambda *_: None)
+    return root, run_id
+
+
+def test_quick_run_pages_show_the_stored_numbers(quick_store, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from workbench.store import query
+
+    root, run_id = quick_store
+    monkeypatch.setenv("WORKBENCH_ROOT", str(root))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert ("status", "finished") in {(m.label, m.value) for m in at.metric}
+    _, rows = query(root, "select value from metrics where name = 'gold_win_rate' order by iteration desc limit 1")
+    assert ("gold_win_rate", f"{rows[0][0]:.4f}") in {(m.label, m.value) for m in at.metric}
+
+    at.sidebar.radio(key="page").set_value("Curves").run()
+    assert not at.exception
+    shown = frame(at, "iteration", "gold_win_rate").set_index("iteration")
+    _, rows = query(root, "select iteration, name, value from metrics where name not like '%.%'")
+    for it, name, value in rows:
+        assert shown.loc[it, name] == pytest.approx(value)
+
+    at.sidebar.radio(key="page").set_value("Reward model").run()
+    assert not at.exception
+    agree = frame(at, "accuracy", "ci_low")
+    annot = agree[agree.scorer == "annotator"]
+    _, rows = query(root, "select value from metrics where name = 'annotator_gold_agreement'")
+    assert annot.agree.sum() / annot.n.sum() == pytest.approx(rows[0][0])  # the page recomputes the stored metric
+
+    at.sidebar.radio(key="page").set_value("Pairs").run()
+    assert not at.exception
+    _, rows = query(root, "select count(*) from pairs where rule = 'best_worst'")
+    assert any(m.value == f"**{rows[0][0]}** pairs match" for m in at.markdown)
+
+    for page in ("Reward distributions", "Length bias"):
+        at.sidebar.radio(key="page").set_value(page).run()
+        assert not at.exception and not at.error
+        assert len(at.get("plotly_chart")) >= 2

@@ -92,7 +92,7 @@ def cmd_dashboard(args) -> int:
     root = Path(args.root).resolve()
     cmd = [sys.executable, "-m", "streamlit", "run", str(app),
            "--server.address", args.host, "--server.port", str(args.port), "--server.headless", "true",
-           "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+           "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     print(f"workbench dashboard: http://{args.host}:{args.port}  (store: {root}; Ctrl-C stops it)", flush=True)
     os.execve(sys.executable, cmd, dict(os.environ, WORKBENCH_ROOT=str(root)))
     return 0  # not reached

@@ -12,27 +12,34 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="", height=340)
+PALETTE = px.colors.qualitative.Plotly
+
+
+def run_colors(run_ids) -> dict[str, str]:
+    """run_id → colour, fixed by the order of `run_ids`: pass the same list to every chart of a page so a run keeps
+    its colour even on a chart where another run has no data."""
+    return {r: PALETTE[i % len(PALETTE)] for i, r in enumerate(dict.fromkeys(run_ids))}
 
 
 
-def metric_lines(curves: pd.DataFrame, metric: str, title: str | None = None) -> go.Figure:
+def metric_lines(curves: pd.DataFrame, metric: str, title: str | None = None, colors: dict | None = None) -> go.Figure:
     """One line per run of `metric` over iterations (curves: run_id, iteration, name, value)."""
     df = curves[curves.name == metric]
     fig = px.line(df, x="iteration", y="value", color="run_id", markers=True, title=title or metric,
-                  labels={"value": metric})
+                  labels={"value": metric}, color_discrete_map=colors or run_colors(curves.run_id))
     fig.update_xaxes(dtick=1)
     return fig.update_layout(**_LAYOUT)
 
 
-def overoptimization(curves: pd.DataFrame) -> go.Figure:
+def overoptimization(curves: pd.DataFrame, colors: dict | None = None) -> go.Figure:
     """Proxy vs gold: RM reward and gold utility per iteration, side by side, one colour per run. The RM reward
     rising while the gold utility falls is over-optimization."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("RM reward (proxy)", "gold utility (truth)"))
-    colors = px.colors.qualitative.Plotly
-    for i, (run, df) in enumerate(curves.groupby("run_id", sort=False)):
-        c = colors[i % len(colors)]
+    colors = colors or run_colors(curves.run_id)
+    for run, df in curves.groupby("run_id", sort=False):
+        c = colors.get(run, "grey")
         for col, name in ((1, "rm_reward"), (2, "gold_utility")):
             d = df[df.name == name]
             fig.add_trace(go.Scatter(x=d.iteration, y=d.value, mode="lines+markers", name=run, legendgroup=run,
@@ -56,9 +63,8 @@ def length_scatter(sample: pd.DataFrame, fit: pd.DataFrame, ylabel: str = "RM re
     """Length (chars) vs score for a sample of the responses, coloured by iteration, with each iteration's
     least-squares line fitted on all its responses and the correlation in the legend."""
     fig = go.Figure()
-    colors = px.colors.qualitative.Plotly
     for i, row in enumerate(fit.itertuples()):
-        c = colors[i % len(colors)]
+        c = PALETTE[i % len(PALETTE)]
         s = sample[sample.iteration == row.iteration]
         fig.add_trace(go.Scattergl(x=s.n_chars, y=s.value, mode="markers", marker=dict(color=c, size=4, opacity=0.35),
                                    name=f"iteration {row.iteration}", legendgroup=str(row.iteration)))
@@ -71,10 +77,11 @@ def length_scatter(sample: pd.DataFrame, fit: pd.DataFrame, ylabel: str = "RM re
     return fig
 
 
-def win_rates_side_by_side(curves: pd.DataFrame) -> go.Figure:
+def win_rates_side_by_side(curves: pd.DataFrame, colors: dict | None = None) -> go.Figure:
     """Raw (gold) and length-controlled win rate per iteration next to each other, one colour per run."""
     df = curves[curves.name.isin(["gold_win_rate", "lc_win_rate"])]
     fig = px.line(df, x="iteration", y="value", color="run_id", facet_col="name", markers=True,
+                  color_discrete_map=colors or run_colors(curves.run_id),
                   title="Raw vs length-controlled win rate", labels={"value": "win rate vs π0"})
     fig.update_xaxes(dtick=1)
     return fig.update_layout(**_LAYOUT)
@@ -92,10 +99,11 @@ def accuracy_by_section(df: pd.DataFrame, color: str = "scorer", title: str = "A
     return fig.update_layout(**_LAYOUT)
 
 
-def stage_times(stages: pd.DataFrame) -> go.Figure:
+def stage_times(stages: pd.DataFrame, colors: dict | None = None) -> go.Figure:
     """Wall time of each finished stage, one bar group per run."""
     d = stages.copy()
     d["label"] = d.stage + d.iteration.map(lambda i: f" {i}")
     fig = px.bar(d, x="label", y="wall_s", color="run_id", barmode="group", title="Stage wall times",
+                 color_discrete_map=colors or run_colors(stages.run_id),
                  labels={"label": "stage", "wall_s": "seconds"})
     return fig.update_layout(**_LAYOUT)

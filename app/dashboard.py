@@ -5,8 +5,9 @@
 
 The page only lays things out: every number comes from a query in `workbench.dashboard_data` and every chart from
 `workbench.figures`, which notebooks can call too. The store is read through `workbench.store.connect` (in-memory
-DuckDB views over Parquet segments), so the page never takes a lock and works while a run is writing. Query results
-are cached on the store's version (segment count, newest mtime, bytes): they stay valid until a segment changes.
+DuckDB views over Parquet segments), so the page never takes a lock and works while a run is writing. The connection
+and query results are cached on the store's version (segment count, newest mtime, bytes): they stay valid until a
+segment changes, and the auto-refresh timer only polls that version.
 """
 
 from __future__ import annotations
@@ -37,11 +38,20 @@ def store_root() -> str:
     return args.root
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def store_connection(root: str, version: tuple):
+    """One DuckDB connection per store version, shared by every session of this server: it holds the per-run
+    caches the single-run pages build (see dashboard_data.run_cache). A new segment gives a new version, hence a
+    fresh connection that sees it."""
+    return connect(root)
+
+
 @st.cache_data(show_spinner=False, max_entries=512)
 def q(fn: str, root: str, version: tuple, *args, table: str | None = None, **kwargs):
-    """dashboard_data.`fn`(con, *args) on a fresh connection; with `table`, None when that table has no rows yet.
-    `version` is only a cache key: a new segment anywhere makes every query run again."""
-    con = connect(root)
+    """dashboard_data.`fn`(con, *args) on this version's connection (a cursor per call: sessions run in threads);
+    with `table`, None when that table has no rows yet. `version` keys the cache: a new segment anywhere makes
+    every query run again."""
+    con = store_connection(root, version).cursor()
     try:
         if table:
             return dd.optional(con, table, getattr(dd, fn), *args, **kwargs)
@@ -286,6 +296,7 @@ def main():
     side.caption(f"store: `{root}`")
     if side.button("Refresh", key="refresh"):
         q.clear()
+        store_connection.clear()
     auto = side.toggle("auto-refresh", value=False, key="auto")
     every = side.select_slider("every (s)", [2, 5, 10, 30, 60], value=5, key="every", disabled=not auto)
     version = dd.store_version(root)

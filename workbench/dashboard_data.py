@@ -20,9 +20,11 @@ Identifiers such as `generation_id` are unique within a run only, so every join 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import threading
 from pathlib import Path
 
 import duckdb
@@ -213,11 +215,72 @@ def purposes(con, run_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-_SCORED = """
-    SELECT g.iteration, g.n_chars, g.n_tokens, s.value
-    FROM generations g JOIN scores s ON s.run_id = g.run_id AND s.generation_id = g.generation_id
-    WHERE g.run_id = $run AND g.purpose = $purpose AND s.run_id = $run AND s.scorer = $scorer AND isfinite(s.value)
-"""
+# ---------------------------------------------------------------------------------------------- per-run cache
+#
+# The single-run panels (distributions, length bias, pairs) join generations, scores and pairs on string ids. Over
+# Parquet that join costs ~1 s per query on a run with a million generations, so the first such panel for a run
+# materializes three narrow in-memory tables in the connection (integer ids, scores denormalized next to the lengths,
+# pairs with their gold/RM verdicts) and every later query reads them in milliseconds. The tables live in the
+# connection's private in-memory database, never in the store; a connection sees the store as it was when it built
+# them, so open a new connection (the app does, per store version) to see newer segments.
+
+_BUILD_LOCK = threading.Lock()
+
+
+def run_cache(con, run_id: str) -> dict[str, str]:
+    """Names of the run's cache tables in `con`, building them on first use:
+    gen (gid, generation_id, prompt_id, iteration, purpose, n_chars, n_tokens, text),
+    scored (gid, iteration, purpose, n_chars, n_tokens, scorer, value) — one row per generation × scorer,
+    pair (every pairs column with chosen/rejected gid, section, prompt, lengths, gold and RM scores and verdicts)."""
+    key = "cache_" + hashlib.sha1(run_id.encode()).hexdigest()[:16]  # never user text in an identifier
+    names = {t: f"{key}_{t}" for t in ("gen", "scored", "pair")}
+    done = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?"
+    if con.execute(done, [names["pair"]]).fetchone()[0]:
+        return names
+    with _BUILD_LOCK:
+        if con.execute(done, [names["pair"]]).fetchone()[0]:
+            return names
+        gen, scored, pair = names["gen"], names["scored"], names["pair"]
+        for t in names.values():
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+        con.execute(
+            f"""CREATE TABLE {gen} AS
+                SELECT (row_number() OVER ())::BIGINT AS gid, generation_id, prompt_id, iteration, purpose,
+                       n_chars, n_tokens, text
+                FROM generations WHERE run_id = $run""",
+            {"run": run_id},
+        )
+        con.execute(
+            f"""CREATE TABLE {scored} AS
+                SELECT g.gid, g.iteration, g.purpose, g.n_chars, g.n_tokens, s.scorer, s.value
+                FROM scores s JOIN {gen} g ON g.generation_id = s.generation_id
+                WHERE s.run_id = $run AND isfinite(s.value)""",
+            {"run": run_id},
+        )
+        con.execute(
+            f"""CREATE TABLE {pair} AS
+                WITH v AS (SELECT gid, max(value) FILTER (WHERE scorer = 'gold') AS gold,
+                                  max(value) FILTER (WHERE scorer = 'rm') AS rm
+                           FROM {scored} GROUP BY gid)
+                SELECT p.pair_id, p.iteration, p.rule, p.scorer, pr.section, pr.text AS prompt,
+                       c.gid AS chosen_gid, r.gid AS rejected_gid,
+                       p.chosen_score, p.rejected_score, p.margin,
+                       c.n_chars AS chosen_chars, r.n_chars AS rejected_chars, c.n_chars - r.n_chars AS length_diff,
+                       vc.gold AS chosen_gold, vr.gold AS rejected_gold, vc.rm AS chosen_rm, vr.rm AS rejected_rm,
+                       CASE WHEN vc.gold > vr.gold THEN 'agrees' WHEN vc.gold < vr.gold THEN 'disagrees'
+                            WHEN vc.gold = vr.gold THEN 'tie' END AS gold_verdict,
+                       CASE WHEN vc.rm > vr.rm THEN 'agrees' WHEN vc.rm < vr.rm THEN 'disagrees'
+                            WHEN vc.rm = vr.rm THEN 'tie' END AS rm_verdict
+                FROM pairs p
+                LEFT JOIN prompts pr ON pr.run_id = $run AND pr.prompt_id = p.prompt_id
+                LEFT JOIN {gen} c ON c.generation_id = p.chosen_id
+                LEFT JOIN {gen} r ON r.generation_id = p.rejected_id
+                LEFT JOIN v vc ON vc.gid = c.gid
+                LEFT JOIN v vr ON vr.gid = r.gid
+                WHERE p.run_id = $run""",
+            {"run": run_id},
+        )
+    return names
 
 
 def _binned(con, values_sql: str, params: dict, bins: int, group: str = "iteration") -> pd.DataFrame:
@@ -246,39 +309,45 @@ def _binned(con, values_sql: str, params: dict, bins: int, group: str = "iterati
     return df.rename(columns={"grp": group})[[group, "bin_left", "bin_right", "count", "share"]]
 
 
+def _scored(con, run_id: str) -> str:
+    """SQL of (iteration, n_chars, n_tokens, value) for one run's samples of $purpose scored by $scorer."""
+    t = run_cache(con, run_id)["scored"]
+    return f"SELECT iteration, n_chars, n_tokens, value FROM {t} WHERE purpose = $purpose AND scorer = $scorer"
+
+
 def score_histogram(con, run_id: str, scorer: str = "rm", purpose: str = "rollout", bins: int = 40) -> pd.DataFrame:
     """Distribution of one scorer's values over all samples, per iteration: iteration, bin_left, bin_right, count,
     share."""
-    return _binned(con, _SCORED, {"run": run_id, "purpose": purpose, "scorer": scorer}, bins)
+    return _binned(con, _scored(con, run_id), {"purpose": purpose, "scorer": scorer}, bins)
 
 
 def score_summary(con, run_id: str, scorer: str = "rm", purpose: str = "rollout") -> pd.DataFrame:
     """iteration, n, mean, std, p10, median, p90 of one scorer's values."""
     return _df(
         con,
-        f"""WITH v AS ({_SCORED})
+        f"""WITH v AS ({_scored(con, run_id)})
         SELECT iteration, count(*) AS n, avg(value) AS mean, stddev_samp(value) AS std,
                quantile_cont(value, 0.1) AS p10, median(value) AS median, quantile_cont(value, 0.9) AS p90
         FROM v GROUP BY iteration ORDER BY iteration""",
-        {"run": run_id, "purpose": purpose, "scorer": scorer},
+        {"purpose": purpose, "scorer": scorer},
     )
 
 
-_PAIR_SIDES = """
-    SELECT p.iteration, side.name AS side, s.value
-    FROM pairs p
-    CROSS JOIN (VALUES ('chosen'), ('rejected')) side(name)
-    JOIN scores s ON s.run_id = p.run_id AND s.scorer = $scorer
-                 AND s.generation_id = CASE side.name WHEN 'chosen' THEN p.chosen_id ELSE p.rejected_id END
-    WHERE p.run_id = $run AND p.rule = $rule AND s.run_id = $run AND isfinite(s.value)
-"""
+def _pair_sides(con, run_id: str) -> str:
+    """SQL of (iteration, side, value): $scorer's score of the chosen and the rejected response of $rule's pairs."""
+    t = run_cache(con, run_id)
+    return " UNION ALL ".join(
+        f"""SELECT p.iteration, '{side}' AS side, s.value FROM {t["pair"]} p
+            JOIN {t["scored"]} s ON s.gid = p.{side}_gid AND s.scorer = $scorer WHERE p.rule = $rule"""
+        for side in ("chosen", "rejected")
+    )
 
 
 def chosen_rejected_histogram(con, run_id: str, scorer: str = "rm", rule: str = "best_worst", bins: int = 30) -> pd.DataFrame:
     """Scores of the chosen and the rejected response of the selected pairs: iteration, side, bin_left,
     bin_right, count, share (share within iteration × side)."""
-    sql = f"SELECT iteration || '|' || side AS key, value FROM ({_PAIR_SIDES})"
-    df = _binned(con, sql, {"run": run_id, "scorer": scorer, "rule": rule}, bins, "key")
+    sql = f"SELECT iteration || '|' || side AS key, value FROM ({_pair_sides(con, run_id)})"
+    df = _binned(con, sql, {"scorer": scorer, "rule": rule}, bins, "key")
     cols = ["iteration", "side", "bin_left", "bin_right", "count", "share"]
     if df.empty:
         return pd.DataFrame(columns=cols)
@@ -292,13 +361,13 @@ def chosen_rejected_summary(con, run_id: str, scorer: str = "rm", rule: str = "b
     """iteration, pairs, mean chosen and rejected score and the mean gap, by one scorer."""
     return _df(
         con,
-        f"""WITH v AS ({_PAIR_SIDES})
+        f"""WITH v AS ({_pair_sides(con, run_id)})
         SELECT iteration, count(*) FILTER (WHERE side = 'chosen') AS pairs,
                avg(value) FILTER (WHERE side = 'chosen') AS chosen_mean,
                avg(value) FILTER (WHERE side = 'rejected') AS rejected_mean,
                chosen_mean - rejected_mean AS gap
         FROM v GROUP BY iteration ORDER BY iteration""",
-        {"run": run_id, "scorer": scorer, "rule": rule},
+        {"scorer": scorer, "rule": rule},
     )
 
 
@@ -316,8 +385,8 @@ def length_reward_sample(con, run_id: str, scorer: str = "rm", purpose: str = "r
     at most `n` points however large the run."""
     return _df(
         con,
-        f"SELECT * FROM ({_SCORED}) USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE (7) ORDER BY iteration",
-        {"run": run_id, "purpose": purpose, "scorer": scorer},
+        f"SELECT * FROM ({_scored(con, run_id)}) USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE (7) ORDER BY iteration",
+        {"purpose": purpose, "scorer": scorer},
     )
 
 
@@ -326,13 +395,13 @@ def length_reward_fit(con, run_id: str, scorer: str = "rm", purpose: str = "roll
     length (chars), mean length and the length range."""
     return _df(
         con,
-        f"""WITH v AS ({_SCORED})
+        f"""WITH v AS ({_scored(con, run_id)})
         SELECT iteration, count(*) AS n, corr(n_chars, value) AS corr,
                regr_slope(value, n_chars) AS slope, regr_intercept(value, n_chars) AS intercept,
                avg(n_chars) AS mean_chars, avg(n_tokens) AS mean_tokens,
                min(n_chars) AS min_chars, max(n_chars) AS max_chars
         FROM v GROUP BY iteration ORDER BY iteration""",
-        {"run": run_id, "purpose": purpose, "scorer": scorer},
+        {"purpose": purpose, "scorer": scorer},
     )
 
 
@@ -350,38 +419,6 @@ def mean_length(con, run_ids: list[str], purpose: str = "rollout") -> pd.DataFra
 
 AGREEMENT = ("any", "gold agrees", "gold disagrees", "gold tie", "RM agrees", "RM disagrees")
 
-_PAIRS = """
-    WITH p AS (SELECT * FROM pairs WHERE run_id = $run AND list_contains($iterations, iteration)),
-    sc AS (SELECT generation_id, scorer, value FROM scores
-           WHERE run_id = $run AND scorer IN ('gold', 'rm')
-             AND generation_id IN (SELECT chosen_id FROM p UNION ALL SELECT rejected_id FROM p)),
-    g AS (SELECT generation_id, text, n_chars, n_tokens FROM generations
-          WHERE run_id = $run AND generation_id IN (SELECT chosen_id FROM p UNION ALL SELECT rejected_id FROM p)),
-    x AS (
-      SELECT p.pair_id, p.iteration, p.rule, p.scorer, pr.section, pr.text AS prompt,
-             c.text AS chosen, r.text AS rejected, p.chosen_score, p.rejected_score, p.margin,
-             c.n_chars AS chosen_chars, r.n_chars AS rejected_chars, c.n_chars - r.n_chars AS length_diff,
-             gc.value AS chosen_gold, gr.value AS rejected_gold, rc.value AS chosen_rm, rr.value AS rejected_rm,
-             CASE WHEN gc.value > gr.value THEN 'agrees' WHEN gc.value < gr.value THEN 'disagrees'
-                  WHEN gc.value = gr.value THEN 'tie' END AS gold_verdict,
-             CASE WHEN rc.value > rr.value THEN 'agrees' WHEN rc.value < rr.value THEN 'disagrees'
-                  WHEN rc.value = rr.value THEN 'tie' END AS rm_verdict
-      FROM p
-      JOIN prompts pr ON pr.run_id = $run AND pr.prompt_id = p.prompt_id
-      LEFT JOIN g c ON c.generation_id = p.chosen_id
-      LEFT JOIN g r ON r.generation_id = p.rejected_id
-      LEFT JOIN sc gc ON gc.generation_id = p.chosen_id AND gc.scorer = 'gold'
-      LEFT JOIN sc gr ON gr.generation_id = p.rejected_id AND gr.scorer = 'gold'
-      LEFT JOIN sc rc ON rc.generation_id = p.chosen_id AND rc.scorer = 'rm'
-      LEFT JOIN sc rr ON rr.generation_id = p.rejected_id AND rr.scorer = 'rm')
-    SELECT * FROM x
-    WHERE ($section IS NULL OR section = $section)
-      AND margin BETWEEN $margin_lo AND $margin_hi
-      AND length_diff BETWEEN $len_lo AND $len_hi
-      AND ($gold IS NULL OR gold_verdict = $gold)
-      AND ($rm IS NULL OR rm_verdict = $rm)
-"""
-
 
 def pair_iterations(con, run_id: str) -> list[int]:
     rows = con.execute("SELECT DISTINCT iteration FROM pairs WHERE run_id = ? ORDER BY 1", [run_id]).fetchall()
@@ -395,14 +432,8 @@ def prompt_sections(con, run_id: str) -> list[str]:
 
 def pair_ranges(con, run_id: str) -> dict[str, float]:
     """Bounds of the margin and length-difference sliders for a run."""
-    row = con.execute(
-        """SELECT min(p.margin), max(p.margin), min(c.n_chars - r.n_chars), max(c.n_chars - r.n_chars)
-           FROM pairs p
-           JOIN generations c ON c.run_id = p.run_id AND c.generation_id = p.chosen_id
-           JOIN generations r ON r.run_id = p.run_id AND r.generation_id = p.rejected_id
-           WHERE p.run_id = ? AND c.run_id = ? AND r.run_id = ?""",
-        [run_id, run_id, run_id],
-    ).fetchone()
+    t = run_cache(con, run_id)["pair"]
+    row = con.execute(f"SELECT min(margin), max(margin), min(length_diff), max(length_diff) FROM {t}").fetchone()
     keys = ("margin_lo", "margin_hi", "len_lo", "len_hi")
     return {k: (0.0 if v is None else float(v)) for k, v in zip(keys, row)}
 
@@ -426,22 +457,36 @@ def browse_pairs(
         raise ValueError(f"agreement must be one of {AGREEMENT}, got {agreement!r}")
     who, _, verdict = agreement.partition(" ")
     verdict = {"agrees": "agrees", "disagrees": "disagrees", "tie": "tie"}.get(verdict)
-    params = {
-        "run": run_id,
-        "iterations": [int(i) for i in iterations],
-        "section": section,
-        "margin_lo": float(margin[0]),
-        "margin_hi": float(margin[1]),
-        "len_lo": float(length_diff[0]),
-        "len_hi": float(length_diff[1]),
-        "gold": verdict if who == "gold" else None,
-        "rm": verdict if who == "RM" else None,
-    }
+    t = run_cache(con, run_id)
     order_sql = {"margin": "margin DESC, pair_id", "length_diff": "abs(length_diff) DESC, pair_id"}[order]
     df = _df(
         con,
-        f"SELECT *, count(*) OVER () AS total FROM ({_PAIRS}) ORDER BY {order_sql} LIMIT $limit OFFSET $offset",
-        {**params, "limit": int(limit), "offset": int(offset)},
+        f"""
+        WITH x AS (
+            SELECT *, count(*) OVER () AS total FROM {t["pair"]}
+            WHERE list_contains($iterations, iteration)
+              AND ($section IS NULL OR section = $section)
+              AND margin BETWEEN $margin_lo AND $margin_hi
+              AND length_diff BETWEEN $len_lo AND $len_hi
+              AND ($gold IS NULL OR gold_verdict = $gold)
+              AND ($rm IS NULL OR rm_verdict = $rm)
+            ORDER BY {order_sql} LIMIT $limit OFFSET $offset)
+        SELECT x.* EXCLUDE (chosen_gid, rejected_gid), c.text AS chosen, r.text AS rejected
+        FROM x LEFT JOIN {t["gen"]} c ON c.gid = x.chosen_gid LEFT JOIN {t["gen"]} r ON r.gid = x.rejected_gid
+        ORDER BY {order_sql}
+        """,
+        {
+            "iterations": [int(i) for i in iterations],
+            "section": section,
+            "margin_lo": float(margin[0]),
+            "margin_hi": float(margin[1]),
+            "len_lo": float(length_diff[0]),
+            "len_hi": float(length_diff[1]),
+            "gold": verdict if who == "gold" else None,
+            "rm": verdict if who == "RM" else None,
+            "limit": int(limit),
+            "offset": int(offset),
+        },
     )
     total = int(df.total.iloc[0]) if len(df) else 0
     return total, df.drop(columns="total")
@@ -462,20 +507,14 @@ def pair_gold_agreement(con, run_ids: list[str]) -> pd.DataFrame:
     """How often the scorer that picked each pair (the RM in the loop, the annotator for the RM's training data)
     agrees with the gold utility, per run, iteration, scorer and section, over pairs whose gold utilities differ:
     run_id, iteration, scorer, section, n, agree, accuracy, ci_low, ci_high (Wilson 95%)."""
-    df = _df(
-        con,
-        """
-        SELECT p.run_id, p.iteration, p.scorer, pr.section,
-               count(*) AS n, count(*) FILTER (WHERE gc.value > gr.value) AS agree
-        FROM pairs p
-        JOIN prompts pr ON pr.run_id = p.run_id AND pr.prompt_id = p.prompt_id
-        JOIN scores gc ON gc.run_id = p.run_id AND gc.generation_id = p.chosen_id AND gc.scorer = 'gold'
-        JOIN scores gr ON gr.run_id = p.run_id AND gr.generation_id = p.rejected_id AND gr.scorer = 'gold'
-        WHERE list_contains($runs, p.run_id) AND gc.value <> gr.value
-        GROUP BY ALL ORDER BY p.run_id, p.iteration, p.scorer, pr.section
-        """,
-        {"runs": list(run_ids)},
-    )
+    parts = [
+        f"SELECT ? AS run_id, iteration, scorer, section, count(*) AS n, "
+        f"count(*) FILTER (WHERE gold_verdict = 'agrees') AS agree "
+        f"FROM {run_cache(con, r)['pair']} WHERE gold_verdict IN ('agrees', 'disagrees') GROUP BY ALL"
+        for r in run_ids
+    ]
+    cols = ["run_id", "iteration", "scorer", "section", "n", "agree"]
+    df = _df(con, " UNION ALL ".join(parts) + " ORDER BY 1, 2, 3, 4", list(run_ids)) if parts else pd.DataFrame(columns=cols)
     df["accuracy"] = df.agree / df.n
     df["ci_low"], df["ci_high"] = _wilson(df.agree, df.n)
     return df

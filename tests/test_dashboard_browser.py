@@ -88,7 +88,7 @@ def test_pages_render_in_chromium(dashboard, tmp_path):
         page.get_by_text("Curves", exact=True).click()
         page.get_by_text("Over-optimization: proxy vs gold").first.wait_for(timeout=30_000)
         page.get_by_text("is not in these runs").first.wait_for(timeout=30_000)
-        page.wait_for_timeout(1000)  # let the charts draw before the screenshot
+        page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)  # plotly's bundle loads lazily
         body = page.inner_text("body")
         assert not [e for e in ERROR_TEXT if e in body], body[:2000]
         assert "no data yet: metric lc_win_rate is not in these runs" in body

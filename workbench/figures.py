@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend_title_text="", height=340)
 PALETTE = px.colors.qualitative.Plotly
+SIDE_COLORS = {"chosen": "#2ca02c", "rejected": "#d62728"}
 
 
 def run_colors(run_ids) -> dict[str, str]:
@@ -54,8 +55,10 @@ def histogram(hist: pd.DataFrame, color: str = "iteration", title: str = "", xla
     df = hist.copy()
     df["x"] = (df.bin_left + df.bin_right) / 2
     df[color] = df[color].astype(str)
+    colors = SIDE_COLORS if color == "side" else None
     fig = px.line(df, x="x", y="share", color=color, line_shape="hvh", facet_col=facet, title=title,
-                  labels={"x": xlabel, "share": "share of samples"}, hover_data=["count"])
+                  labels={"x": xlabel, "share": "share of samples"}, hover_data=["count"],
+                  color_discrete_map=colors, color_discrete_sequence=PALETTE)
     return fig.update_layout(**_LAYOUT)
 
 

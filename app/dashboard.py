@@ -141,6 +141,12 @@ def page_curves(Q, selected):
                 no_data(f"metric `{metric}` is not in these runs")
     st.subheader("All metrics")
     st.dataframe(dd.metrics_wide(curves), hide_index=True, key="metrics_table")
+    st.subheader("Per-prompt evaluations")
+    evals = Q("evals_summary", selected, table="evals")
+    if evals is None:
+        no_data("table `evals` is empty (one row per iteration × eval prompt, to recompute any metric above)")
+    else:
+        st.dataframe(evals, hide_index=True, key="evals")
 
 
 def page_distributions(Q, run):

@@ -179,7 +179,7 @@ def test_curves_page(app):
     # overoptimization + gold_win_rate + mean_length_chars; the rest say so
     assert charts(at) == 3
     missing = infos(at)
-    for metric in ("lc_win_rate", "kl_to_ref", "alignment_tax", "reward_length_corr"):
+    for metric in ("lc_win_rate", "kl_to_ref", "alignment_tax", "reward_length_corr", "evals"):
         assert any(metric in i and i.startswith("no data yet") for i in missing)
     at.selectbox(key="curves_section").set_value("chat").run()
     table = frame(at, "iteration", "gold_win_rate").set_index("iteration")

@@ -228,7 +228,7 @@ def test_labels_are_neither_lost_nor_duplicated_under_threads(store):
         t.join()
     _, rows = query(store, "select labeler, count(*), count(distinct pair_id), min(comment) from labels group by 1 order by 1")
     assert rows == [("ann", 12, 12, hostile), ("bob", 12, 12, hostile), ("cy", 12, 12, hostile)]
-    assert not list((store / RUN / "tables" / "labels").glob(".*"))  # no temporary file left behind
+    assert not list((store / RUN).rglob(".*.tmp"))  # no temporary file left behind
 
 
 def test_agreement_from_the_store(store):

@@ -1,10 +1,8 @@
 """The quick preset end to end, through the real CLI, with a second process reading the store while it runs."""
 
 import json
-import os
 import subprocess
 import sys
-import time
 
 import pytest
 

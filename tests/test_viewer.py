@@ -98,9 +98,9 @@ def test_fetch_an_item_label_it_and_find_it_with_sql(viewer):
     status2, *_ = c.predict("ann", run_id, "uncertain", hostile, api_name="/label_a")
     second = STATUS.search(status2)
     assert second["pair"] != pair and int(second["left"]) == int(first["left"]) - 1
-    (row,) = _sql(root, f"select l.pair_id, l.choice, l.comment, l.queue, l.preferred_id = l.displayed_left as ok, "
-                        f"g.text as left_text from labels l join generations g "
-                        f"on g.run_id = l.run_id and g.generation_id = l.displayed_left where l.labeler = 'ann'")
+    (row,) = _sql(root, "select l.pair_id, l.choice, l.comment, l.queue, l.preferred_id = l.displayed_left as ok, "
+                        "g.text as left_text from labels l join generations g "
+                        "on g.run_id = l.run_id and g.generation_id = l.displayed_left where l.labeler = 'ann'")
     assert row == {"pair_id": pair, "choice": "A", "comment": hostile, "queue": "uncertain", "ok": True, "left_text": a}
     # the uncertain queue starts with the loop pair the RM separates least
     items = L.order_queue(L.load_items(root, run_id), "uncertain")

@@ -5,6 +5,7 @@
     workbench sql [--root DIR] [--json] "SELECT ..."
     workbench label [--root DIR] [--run RUN] [--port N] [--public]
     workbench label export --format trl --out FILE [--root DIR] [--run RUN]
+    workbench dashboard [--root DIR] [--port N] [--host ADDR]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 import sys
 
 from workbench.config import ConfigError, load_config
+from workbench.store import StoreError
 
 
 def _print_table(names: list[str], rows: list[tuple], out=sys.stdout) -> None:
@@ -97,6 +99,9 @@ def cmd_export_outputs(args) -> int:
     paths = export_outputs(args.root, args.run, args.iteration, args.prompts, args.out)
     for path in paths:
         print(path)
+    return 0
+
+
 def _load_app(name: str):
     """A module of the top-level app/ folder, loaded by path (app/ sits beside workbench/ in the source tree)."""
     import importlib.util
@@ -125,6 +130,26 @@ def cmd_label(args) -> int:
         print(f"workbench label: {e}", file=sys.stderr)
         return 2
     return 0
+def cmd_dashboard(args) -> int:
+    """Start the Streamlit dashboard (app/dashboard.py) on the store; replaces this process with Streamlit's."""
+    import os
+    from pathlib import Path
+
+    from workbench.import_utils import require
+
+    require("streamlit", "workbench dashboard")
+    app = Path(__file__).resolve().parent.parent / "app" / "dashboard.py"
+    if not app.is_file():
+        print(f"workbench dashboard: {app} not found; the dashboard runs from a source checkout "
+              '(pip install -e ".[app]")', file=sys.stderr)
+        return 2
+    root = Path(args.root).resolve()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app),
+           "--server.address", args.host, "--server.port", str(args.port), "--server.headless", "true",
+           "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
+    print(f"workbench dashboard: http://{args.host}:{args.port}  (store: {root}; Ctrl-C stops it)", flush=True)
+    os.execve(sys.executable, cmd, dict(os.environ, WORKBENCH_ROOT=str(root)))
+    return 0  # not reached
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     # SUPPRESS: given after `export` they set the value, otherwise the one given before `export` stays.
     ex.add_argument("--root", default=argparse.SUPPRESS)
     ex.add_argument("--run", default=argparse.SUPPRESS, help="one run's labels (default: every run under --root)")
+
+    d = sub.add_parser("dashboard", help="the Streamlit dashboard: runs, curves, reward distributions, length bias, pairs")
+    d.add_argument("--root", default="runs")
+    d.add_argument("--port", type=int, default=8501)
+    d.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 shares it on the network)")
+    d.set_defaults(fn=cmd_dashboard)
     return p
 
 
@@ -185,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"workbench: config error: {e}", file=sys.stderr)
         return 2
-    except FileNotFoundError as e:
+    except (FileNotFoundError, StoreError) as e:
         print(f"workbench: {e}", file=sys.stderr)
         return 2
     except ValueError as e:

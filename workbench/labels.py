@@ -15,7 +15,7 @@ terms: +1 = prefers the pair's `chosen_id`, −1 = prefers its `rejected_id`, 0 
     (any other scorer in `scores`, e.g. a preference model's, joins as a judge of its own name)
 
 Labels are written while a run may be writing the same store and while other people label: each label is its own
-Parquet segment under <root>/<run_id>/tables/labels/, named by a hash of (labeler, pair), written atomically by
+Parquet segment of its own group in the run's store (see store.py), named by a hash of (labeler, pair), written atomically by
 `RunStore.write`. Two labels never share a file, so none is lost; the same labeler labelling the same pair twice
 (a second tab, a retried request) replaces the file, so none is duplicated. No database file is held, so the
 DuckDB lock never bites.
@@ -150,8 +150,9 @@ _cache_lock = threading.Lock()
 def _segments_key(root: Path, run_id: str) -> tuple:
     """Changes whenever a segment the items depend on is added or replaced (a run still writing)."""
     files = []
+    store = RunStore(root, run_id)
     for table in ("runs", "prompts", "generations", "scores", "pairs"):
-        for f in sorted((root / run_id / "tables" / table).glob("*.parquet")):
+        for f in store.segment_files(table):
             st = f.stat()
             files.append((str(f), st.st_mtime_ns, st.st_size))
     return tuple(files)

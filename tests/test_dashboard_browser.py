@@ -1,0 +1,110 @@
+"""The dashboard in a real browser: `workbench dashboard` as a subprocess on a free localhost port, driven by headless
+Chromium (Debian's `chromium` package) through Playwright. Saves a screenshot of each page it checks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from dashboard_fixture import build
+
+CHROMIUM = "/usr/bin/chromium"
+ERROR_TEXT = ("Traceback", "Error:", "Exception", "StreamlitAPIException", "KeyError", "BinderException")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser-store")
+    build(root)
+    port = free_port()
+    log = open(root / "dashboard.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "dashboard", "--root", str(root), "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            pass
+        assert proc.poll() is None, (root / "dashboard.log").read_text()
+        assert time.time() < deadline, "dashboard did not start in 60 s: " + (root / "dashboard.log").read_text()
+        time.sleep(0.3)
+    yield url, port
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+def test_dashboard_listens_on_localhost_only(dashboard):
+    _, port = dashboard
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True)
+    if out.returncode == 0 and out.stdout.strip():
+        local = {line.split()[3].rsplit(":", 1)[0] for line in out.stdout.splitlines()}
+        assert local <= {"127.0.0.1"}, local
+    else:  # no `ss`: the port must at least refuse a non-loopback address of this machine
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # no packet is sent: this picks the outgoing interface's address
+            ip = s.getsockname()[0]
+        if ip.startswith("127."):
+            return
+        with pytest.raises(OSError):
+            socket.create_connection((ip, port), timeout=2).close()
+
+
+def test_pages_render_in_chromium(dashboard, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    url, _ = dashboard
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1500, "height": 1300})
+        page.goto(url)
+        # Runs page: the finished run's and the running run's headline numbers
+        page.get_by_text("0.7500").first.wait_for(timeout=60_000)
+        page.get_by_text("1 / 3").first.wait_for(timeout=30_000)
+        body = page.inner_text("body")
+        assert "run-done" in body and "run-live" in body and "incomplete" in body
+        assert not [e for e in ERROR_TEXT if e in body], body[:2000]
+        page.screenshot(path=str(tmp_path / "runs.png"), full_page=True)
+
+        # Curves page: the metrics table and the plotly charts
+        page.get_by_text("Curves", exact=True).click()
+        page.get_by_text("Over-optimization: proxy vs gold").first.wait_for(timeout=30_000)
+        page.get_by_text("is not in these runs").first.wait_for(timeout=30_000)
+        page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)  # plotly's bundle loads lazily
+        body = page.inner_text("body")
+        assert not [e for e in ERROR_TEXT if e in body], body[:2000]
+        assert "no data yet: metric lc_win_rate is not in these runs" in body
+        assert page.locator(".js-plotly-plot").count() >= 3
+        page.screenshot(path=str(tmp_path / "curves.png"), full_page=True)
+
+        # Pairs page, opened by a link that names page and run: the count and a pair's two responses
+        page.goto(f"{url}/?page=Pairs&run=run-done")
+        page.get_by_text("pairs match").first.wait_for(timeout=30_000)
+        # the top pair by margin (dpo1-3), shown verbatim below the table
+        page.locator('[data-testid="stText"]', has_text="Coffee is bitter and dark.").first.wait_for(timeout=30_000)
+        body = page.inner_text("body")
+        assert "8 pairs match" in body
+        assert not [e for e in ERROR_TEXT if e in body], body[:2000]
+        page.screenshot(path=str(tmp_path / "pairs.png"), full_page=True)
+        browser.close()
+    for name in ("runs", "curves", "pairs"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+    print(f"screenshots: {tmp_path}")

@@ -36,3 +36,30 @@ def test_needs_two_samples():
 
 def test_adjusted_scores_units():
     assert adjusted_scores([1.0, 2.0], [100, 0], 0.001) == pytest.approx([0.9, 2.0])
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+scores_and_lengths = st.integers(min_value=2, max_value=16).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=n, max_size=n),
+        st.lists(st.integers(0, 10_000), min_size=n, max_size=n),
+        st.floats(0, 1, allow_nan=False),
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(scores_and_lengths)
+def test_best_worst_properties(case):
+    scores, lengths, lam = case
+    adj = adjusted_scores(scores, lengths, lam)
+    sel = best_worst(scores, lengths, lam)
+    if sel is None:
+        assert max(adj) == min(adj)
+        return
+    assert sel.chosen != sel.rejected
+    assert adj[sel.chosen] == max(adj) and adj[sel.rejected] == min(adj)
+    assert sel.margin > 0
+    assert sel.chosen == adj.index(max(adj)) and sel.rejected == adj.index(min(adj))  # first index on ties

@@ -286,8 +286,8 @@ def page_reward_model(Q, selected):
         no_data("table `labels` is empty (label pairs with the side-by-side viewer)")
     else:
         st.dataframe(labels, hide_index=True, key="labels")
-        human = Q("human_agreement", selected, table="labels")
-        if human is not None:
+        human = dd.human_agreement(store_root(), selected)
+        if len(human):
             st.dataframe(human, hide_index=True, key="human_agreement")
 
 

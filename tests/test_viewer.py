@@ -151,6 +151,10 @@ def test_agreement_panel_matches_the_library(viewer):
     assert shown == expected
     assert ("all", "human", "rm") in shown and shown[("all", "human", "rm")] >= 1
     assert "labels by" in counts
+    from workbench import dashboard_data as dd  # the dashboard's panel shows the same rows
+
+    panel = dd.human_agreement(root, [run_id])
+    assert {(r.section, r.judge_a, r.judge_b): r.n for r in panel.itertuples()} == expected
 
 
 def test_annotator_verdicts_reproduce_the_runs_own_metric(quick_store):

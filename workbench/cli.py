@@ -152,6 +152,20 @@ def cmd_dashboard(args) -> int:
     return 0  # not reached
 
 
+def cmd_experiment(args) -> int:
+    from workbench.experiment import run_experiment, summary, to_markdown
+
+    try:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+    experiment_id = run_experiment(args.name, seeds, preset=args.preset, root=args.root, overrides=args.set)
+    print(f"\nexperiment {experiment_id} finished (mean ± sd over seeds, each arm's last iteration)\n")
+    print(to_markdown(summary(args.root, experiment_id)))
+    print(f"\nruns: workbench sql --root {args.root} \"select * from experiments where experiment_id = '{experiment_id}'\"")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="Online iterative RLHF workbench.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -198,6 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
     # SUPPRESS: given after `export` they set the value, otherwise the one given before `export` stays.
     ex.add_argument("--root", default=argparse.SUPPRESS)
     ex.add_argument("--run", default=argparse.SUPPRESS, help="one run's labels (default: every run under --root)")
+
+    x = sub.add_parser("experiment", help="a named comparison over seeds: online-vs-offline, length-penalty, oracle, "
+                                          "trl-online-dpo")
+    x.add_argument("name", choices=["online-vs-offline", "length-penalty", "oracle", "trl-online-dpo"])
+    x.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
+    x.add_argument("--preset", default="default")
+    x.add_argument("--root", default="runs")
+    x.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field in every arm")
+    x.set_defaults(fn=cmd_experiment)
 
     d = sub.add_parser("dashboard", help="the Streamlit dashboard: runs, curves, reward distributions, length bias, pairs")
     d.add_argument("--root", default="runs")

@@ -40,6 +40,14 @@ class Oracle(str, enum.Enum):
 
     RM = "rm"  # the Bradley-Terry reward model (the paper's proxy)
     GOLD = "gold"  # the toy world's gold utility: the ceiling, what perfect labels reach
+    ANNOTATOR = "annotator"  # the simulated annotator: sampled pairwise labels among the n, ranked by wins
+
+
+class Algorithm(str, enum.Enum):
+    """What trains π_t from the prompts."""
+
+    ITERATIVE_DPO = "iterative_dpo"  # ours: rollout → best vs worst → DPO, T times
+    TRL_ONLINE_DPO = "trl_online_dpo"  # the peer: TRL's OnlineDPOTrainer (2 samples a prompt, RM as reward)
 
 
 @dataclass
@@ -146,10 +154,17 @@ class LoopConfig:
     oracle: Oracle = Oracle.RM
     length_penalty: float = 0.0  # λ in r − λ·len, len in characters (the paper's 0.001 is for real-model lengths)
     reference: Reference = Reference.INITIAL
+    algorithm: Algorithm = Algorithm.ITERATIVE_DPO
+    time_budget_s: float = 0.0  # trl_online_dpo: stop training after this many seconds (0: train the epochs)
 
     def __post_init__(self):
         if self.iterations < 1:
             raise ConfigError(f"loop.iterations must be >= 1, got {self.iterations}")
+        if self.algorithm is Algorithm.TRL_ONLINE_DPO and self.iterations != 1:
+            raise ConfigError("loop.algorithm=trl_online_dpo trains once: set loop.iterations=1 "
+                              "(and world.n_iter to the number of prompts it may use)")
+        if self.time_budget_s < 0:
+            raise ConfigError(f"loop.time_budget_s must be >= 0, got {self.time_budget_s}")
         if self.length_penalty < 0:
             raise ConfigError(f"loop.length_penalty must be >= 0, got {self.length_penalty}")
 

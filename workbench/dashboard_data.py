@@ -526,30 +526,15 @@ def labels_summary(con, run_ids: list[str]) -> pd.DataFrame:
     )
 
 
-def human_agreement(con, run_ids: list[str]) -> pd.DataFrame:
-    """Agreement of human labels with the pair's scorer, gold and the RM, per run and section: the label's
-    `chosen_id` (the response the person preferred; ties have none) against each judge's preference."""
-    return _df(
-        con,
-        """
-        SELECT l.run_id, pr.section, count(*) AS n,
-               avg((l.chosen_id = p.chosen_id)::INT) AS agrees_with_pair,
-               avg(((gc.value > gr.value) = (l.chosen_id = p.chosen_id))::INT) FILTER (WHERE gc.value <> gr.value)
-                 AS agrees_with_gold,
-               avg(((rc.value > rr.value) = (l.chosen_id = p.chosen_id))::INT) FILTER (WHERE rc.value <> rr.value)
-                 AS agrees_with_rm
-        FROM labels l
-        JOIN pairs p ON p.run_id = l.run_id AND p.pair_id = l.pair_id
-        JOIN prompts pr ON pr.run_id = p.run_id AND pr.prompt_id = p.prompt_id
-        LEFT JOIN scores gc ON gc.run_id = p.run_id AND gc.generation_id = p.chosen_id AND gc.scorer = 'gold'
-        LEFT JOIN scores gr ON gr.run_id = p.run_id AND gr.generation_id = p.rejected_id AND gr.scorer = 'gold'
-        LEFT JOIN scores rc ON rc.run_id = p.run_id AND rc.generation_id = p.chosen_id AND rc.scorer = 'rm'
-        LEFT JOIN scores rr ON rr.run_id = p.run_id AND rr.generation_id = p.rejected_id AND rr.scorer = 'rm'
-        WHERE list_contains(?, l.run_id) AND l.chosen_id IS NOT NULL
-        GROUP BY ALL ORDER BY 1, 2
-        """,
-        [list(run_ids)],
-    )
+def human_agreement(root, run_ids: list[str]) -> pd.DataFrame:
+    """Agreement between people, the RM, the annotator and gold on the labelled pairs, per run and section, with
+    Wilson 95% intervals: `labels.store_agreement`, the same numbers the viewer shows."""
+    from dataclasses import asdict
+
+    from workbench.labels import store_agreement
+
+    rows = [{"run_id": run_id, **asdict(r)} for run_id in run_ids for r in store_agreement(root, run_id)]
+    return pd.DataFrame(rows)
 
 
 def evals_summary(con, run_ids: list[str]) -> pd.DataFrame:

@@ -9,9 +9,11 @@ Two stages, so the pairs are in the store (and on the dashboard) while DPO train
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.annotator import prefers_a
 from workbench.config import Oracle, Reference, RunConfig
 from workbench.generation import generate
 from workbench.model import load_policy, training_args
@@ -122,7 +124,12 @@ def rollout(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, toke
         iteration=t, purpose="rollout", n=g.n, temperatures=g.temperatures, max_new_tokens=g.max_new_tokens,
         seed=cfg.seed * 1000 + t,
     )
-    by_oracle = scored.rm if cfg.loop.oracle is Oracle.RM else scored.gold
+    if cfg.loop.oracle is Oracle.RM:
+        by_oracle = scored.rm
+    elif cfg.loop.oracle is Oracle.GOLD:
+        by_oracle = scored.gold
+    else:
+        by_oracle = annotator_wins(cfg, scored, g.n, random.Random(cfg.seed * 1000 + 700 + t))
     pairs, ties = [], 0
     for i, p in enumerate(prompts):
         gens = scored.generations[i * g.n : (i + 1) * g.n]
@@ -139,6 +146,21 @@ def rollout(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, toke
     store.write(scored.score_rows(store.run_id), f"rollout-{t:03d}")
     store.write(pairs, f"dpo-{t:03d}")
     return ties
+
+
+def annotator_wins(cfg: RunConfig, scored: Scored, n: int, rng: random.Random) -> list[float]:
+    """Score each of a prompt's n samples by its wins in sampled annotator labels over all n·(n−1)/2 pairs, the
+    display order drawn at random per pair: the simulated annotator as the loop's oracle (noise, length bias and
+    position bias included)."""
+    wins = [0.0] * len(scored.generations)
+    for start in range(0, len(wins), n):
+        for i in range(start, start + n):
+            for j in range(i + 1, start + n):
+                a, b = (i, j) if rng.random() < 0.5 else (j, i)
+                ga, gb = scored.generations[a], scored.generations[b]
+                a_wins = prefers_a(rng, scored.gold[a], scored.gold[b], ga.n_chars, gb.n_chars, cfg.annotator)
+                wins[a if a_wins else b] += 1.0
+    return wins
 
 
 def dpo_rows(root: Path, run_id: str, t: int) -> list[dict]:

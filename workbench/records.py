@@ -185,6 +185,20 @@ class Label:
 
 
 
+@dataclass
+class ExperimentArm:
+    """Membership of a run in a named comparison (`workbench experiment`)."""
+
+    TABLE: typing.ClassVar[str] = "experiments"
+    run_id: str  # the arm's run
+    experiment_id: str  # one invocation of `workbench experiment`
+    experiment: str  # online-vs-offline, length-penalty, oracle, trl-online-dpo
+    arm: str
+    seed: int
+    overrides: str  # JSON list of the --set overrides that define the arm
+
+
 TABLES: dict[str, type] = {
-    cls.TABLE: cls for cls in (Run, Stage, Prompt, Iteration, Generation, Score, Pair, Metric, EvalRow, Label)
+    cls.TABLE: cls
+    for cls in (Run, Stage, Prompt, Iteration, Generation, Score, Pair, Metric, EvalRow, Label, ExperimentArm)
 }

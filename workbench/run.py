@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import time
 import uuid
 from contextlib import contextmanager
@@ -23,13 +24,15 @@ from pathlib import Path
 import yaml
 
 from workbench.annotator import preference_probability, prefers_a
-from workbench.config import RunConfig, from_dict, to_dict
+from workbench.config import Algorithm, Reference, RunConfig, from_dict, to_dict
 from workbench.evaluation import eval_metrics, gold_preference, kl_estimate
 from workbench.labels import extra_reward_rows
-from workbench.records import EvalRow, Metric, Pair, Run, Stage
+from workbench.records import EvalRow, Iteration, Metric, Pair, Run, Stage
 from workbench.store import RunStore, query
 
 PER_ITERATION = ("rollout", "iteration", "evaluate")
+# config sections the stages before the loop read: runs that agree on them can share those stages (`fork`)
+PREFIX_KEYS = ("seed", "world", "annotator", "model", "sft", "reward", "eval", "generation")
 EVAL_SEED = 99_991  # the same sampling seed for every policy's eval responses (common random numbers)
 
 
@@ -74,6 +77,33 @@ class Pipeline:
         if not path.is_file():
             raise FileNotFoundError(f"no run {run_id!r} under {root} ({path} does not exist)")
         return cls(from_dict(RunConfig, yaml.safe_load(path.read_text())), root, run_id, log)
+
+    @classmethod
+    def fork(cls, base: "Pipeline", cfg: RunConfig, run_id: str | None = None, log=print) -> "Pipeline":
+        """A new run that shares `base`'s π0, reward model and π0 evaluation instead of recomputing them.
+
+        Allowed when `cfg` differs from the base's only in what comes after those stages (the loop, DPO,
+        generation of rollouts, world.n_iter); the shared stages' rows are copied with the new run id.
+        """
+        a, b = to_dict(cfg), to_dict(base.cfg)
+        for d in (a, b):
+            d["world"].pop("n_iter")
+            d["generation"] = {k: d["generation"][k] for k in ("max_new_tokens", "top_p", "batch_size")}
+        differ = [k for k in PREFIX_KEYS if a[k] != b[k]]
+        if differ:
+            raise ValueError(f"cannot fork {base.run_id}: the config differs in {', '.join(differ)}, which the shared "
+                             "stages depend on")
+        missing = {("world", 0), ("sft", 0), ("reward", 0), ("evaluate", 0)} - base.done()
+        if missing:
+            raise ValueError(f"cannot fork {base.run_id}: stages {sorted(missing)} have not finished")
+        new = cls(cfg, base.store.root, run_id, log)
+        for name in ("tokenizer", "init", "sft", "rm"):
+            shutil.copytree(base.store.model_dir(name), new.store.model_dir(name), dirs_exist_ok=True)
+        with new._stage("world", 0, 1):  # its own prompts: the loop's may differ in number
+            new.store.write(new.get_world().prompts, "world")
+        for group in ("sft-000", "reward-000", "evaluate-000"):
+            new.store.copy_group(base.store, group)
+        return new
 
     # -- bookkeeping -------------------------------------------------------------------------------------------
 
@@ -199,9 +229,26 @@ class Pipeline:
         from workbench import loop
 
         with self._stage("iteration", t, 100 + t):
-            n_prompts = len(self.get_world().split("iter", t))
-            it = loop.train_iteration(self.cfg, self.store, t, self.tokenizer(), n_prompts)
+            prompts = self.get_world().split("iter", t)
+            if self.cfg.loop.algorithm is Algorithm.TRL_ONLINE_DPO:
+                it = self._online_dpo(prompts)
+            else:
+                it = loop.train_iteration(self.cfg, self.store, t, self.tokenizer(), len(prompts))
             self.store.write([it], "iteration")
+
+    def _online_dpo(self, prompts) -> Iteration:
+        """The peer instead of our loop: TRL's OnlineDPOTrainer from π0 on the iteration-1 prompts (online_dpo.py)."""
+        from workbench.online_dpo import train_online_dpo
+        from workbench.world import format_prompt
+
+        tokenizer = self.tokenizer()
+        out = self.policy_dir(1)
+        metrics = train_online_dpo(self.cfg, [format_prompt(p.text) for p in prompts], self.policy_dir(0),
+                                   self.policy_dir(0), self.reward_model(tokenizer), tokenizer, out,
+                                   seed=self.cfg.seed * 1000 + 1)
+        steps = int(metrics["steps"])
+        n = min(len(prompts), steps * self.cfg.dpo.batch_size)  # prompts it reached within the budget
+        return Iteration(self.run_id, 1, str(out.relative_to(self.store.dir)), Reference.INITIAL.value, n, 2 * n, n, 0)
 
     def evaluate(self, t: int) -> None:
         """π_t on the eval and capability prompts; metrics against π0's eval responses (stored by evaluate(0))."""
@@ -292,7 +339,9 @@ class Pipeline:
     def plan(self) -> list[tuple[str, int]]:
         steps = [("world", 0), ("sft", 0), ("reward", 0), ("evaluate", 0)]
         for t in range(1, self.cfg.loop.iterations + 1):
-            steps += [("rollout", t), ("iteration", t), ("evaluate", t)]
+            if self.cfg.loop.algorithm is Algorithm.ITERATIVE_DPO:
+                steps.append(("rollout", t))
+            steps += [("iteration", t), ("evaluate", t)]
         return steps
 
     def run(self) -> str:

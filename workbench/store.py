@@ -122,6 +122,20 @@ class RunStore:
             tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves nothing behind
         return final
 
+    def copy_group(self, src: "RunStore", group: str) -> None:
+        """Copy another run's committed group into this run, run_id rewritten (how a forked run shares a prefix)."""
+        files = sorted((src.dir / "segments" / group).glob("*/*.parquet"))
+        if not files:
+            raise StoreError(f"{src.dir}: has no committed group {group!r} to copy")
+        with self.transaction(group):
+            for f in files:
+                table = pq.read_table(f)
+                i = table.schema.get_field_index("run_id")
+                table = table.set_column(i, "run_id", pa.array([self.run_id] * len(table), pa.string()))
+                dest = self.dir / "staging" / group / f.parent.name
+                dest.mkdir(parents=True, exist_ok=True)
+                pq.write_table(table, dest / f.name)
+
     def segment_files(self, table: str) -> list[Path]:
         """The visible Parquet files of one of this run's tables."""
         return sorted(self.dir.glob(f"segments/*/{table}/*.parquet"))

@@ -274,13 +274,15 @@ def build_world(cfg: WorldConfig, iterations: int, run_id: str) -> World:
     SFT covers every family; preference, loop and eval prompts the four RewardBench sections; the capability split
     the held-out families only.
     """
-    rng = random.Random(cfg.seed)
     every = list(PREFERENCE_FAMILIES + CAPABILITY_FAMILIES)
     plan = [("sft", 0, cfg.n_sft, every), ("pref", 0, cfg.n_pref, PREFERENCE_FAMILIES)]
     plan += [("iter", t, cfg.n_iter, PREFERENCE_FAMILIES) for t in range(1, iterations + 1)]
     plan += [("eval", 0, cfg.n_eval, PREFERENCE_FAMILIES), ("capability", 0, cfg.n_capability, CAPABILITY_FAMILIES)]
     prompts = []
     for split, iteration, count, names in plan:
+        # one random stream per split: the eval prompts do not move when n_iter or the iteration count changes,
+        # and a longer split extends a shorter one (so runs that differ only in loop settings share prompts)
+        rng = random.Random(f"{cfg.seed}/{split}/{iteration}")
         for i in range(count):
             family = FAMILIES[names[i % len(names)]]
             text, meta = family.sample(rng)

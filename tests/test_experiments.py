@@ -1,0 +1,73 @@
+"""Each named experiment on the quick preset: the table has every arm with its metrics."""
+
+import subprocess
+import sys
+
+import pytest
+
+from workbench.experiment import EXPERIMENTS, SUMMARY_METRICS, run_experiment, summary, to_markdown
+from workbench.store import query
+
+EXPECTED_ARMS = {
+    "online-vs-offline": ["online", "offline"],
+    "length-penalty": ["lambda=0", "lambda=0.005", "lambda=0.02"],
+    "oracle": ["rm", "annotator", "gold"],
+    "trl-online-dpo": ["ours", "trl-online-dpo"],
+}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("experiments")
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_table_has_every_arm(name, root):
+    experiment_id = run_experiment(name, [0], preset="quick", root=root, log=lambda *_: None)
+    table = summary(root, experiment_id)
+    assert [r["arm"] for r in table] == ["pi0 (SFT)"] + EXPECTED_ARMS[name]
+    for row in table:
+        for metric in ("gold_win_rate", "gold_utility", "mean_length_chars", "kl_to_ref"):
+            mean, sd, n = row[metric]
+            assert n == 1 and 0 <= sd and mean == mean, (row["arm"], metric)
+    assert table[0]["gold_win_rate"][0] == 0.5  # π0 against itself
+    assert (root / "experiments" / f"{experiment_id}.md").read_text().count("\n| ") == len(table) + 1
+    arms = query(root, "select arm, seed from experiments where experiment_id = ? order by run_id", [experiment_id])[1]
+    assert arms == [(a, 0) for a in EXPECTED_ARMS[name]]
+    # forks share π0: every arm's iteration-0 metrics are the first arm's
+    pi0 = query(root, """select count(distinct value) from metrics m join experiments e using (run_id)
+                         where e.experiment_id = ? and m.iteration = 0 and m.name = 'gold_utility'""",
+                [experiment_id])[1]
+    assert pi0 == [(1,)]
+    if name == "oracle":
+        assert table[-1]["ceiling_share"][0] == pytest.approx(1.0) or table[-1]["gold_win_rate"][0] == 0.5
+    if name == "trl-online-dpo":
+        budget = query(root, """select json_extract_string(r.config, '$.loop.time_budget_s') from runs r
+                               join experiments e using (run_id) where e.experiment_id = ? and e.arm = ?""",
+                       [experiment_id, "trl-online-dpo"])[1][0][0]
+        ours = query(root, """select sum(wall_s) from stages s join experiments e using (run_id)
+                             where e.experiment_id = ? and e.arm = 'ours' and s.stage in ('rollout', 'iteration')""",
+                     [experiment_id])[1][0][0]
+        assert float(budget) == pytest.approx(ours, abs=0.1)
+        trl_wall = query(root, """select wall_s from stages s join experiments e using (run_id)
+                                 where e.experiment_id = ? and e.arm = 'trl-online-dpo' and s.stage = 'iteration'""",
+                         [experiment_id])[1][0][0]
+        assert trl_wall < float(budget) + 60  # stopped at the budget (plus one step and the save)
+
+
+def test_markdown_has_a_row_per_arm():
+    table = [{"arm": "a", **{m: (0.5, 0.1, 3) for m in SUMMARY_METRICS}},
+             {"arm": "b", **{m: (0.6, 0.0, 1) for m in SUMMARY_METRICS}}]
+    md = to_markdown(table).splitlines()
+    assert md[0].startswith("| arm | gold_win_rate")
+    assert md[2].startswith("| a | 0.500 ± 0.100")
+    assert md[3].startswith("| b | 0.600 |")
+
+
+def test_unknown_experiment_and_bad_seeds_fail_cleanly(tmp_path):
+    with pytest.raises(ValueError, match="unknown experiment"):
+        run_experiment("nope", [0], root=tmp_path)
+    res = subprocess.run([sys.executable, "-m", "workbench", "experiment", "oracle", "--seeds", "a,b",
+                          "--root", str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 2 and "--seeds" in res.stderr
+    assert not any(tmp_path.iterdir())

@@ -40,6 +40,11 @@ class Oracle(str, enum.Enum):
 
     RM = "rm"  # the Bradley-Terry reward model (the paper's proxy)
     GOLD = "gold"  # the toy world's gold utility: the ceiling, what perfect labels reach
+    PM = "pm"  # the pairwise preference model: each sample's mean win probability against the other n − 1
+
+    @property
+    def needs_pm(self) -> bool:
+        return self is Oracle.PM
 
 
 @dataclass
@@ -105,6 +110,9 @@ class RewardStageConfig:
     epochs: float = 2.0
     learning_rate: float = 3e-4
     batch_size: int = 32
+    train_pm: bool = False  # also train the pairwise preference model (always when loop.oracle is pm)
+    pm_epochs: float = 3.0  # the preference model's passes over the same annotator pairs
+    pm_learning_rate: float = 1e-3
 
 
 @dataclass

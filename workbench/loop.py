@@ -111,9 +111,12 @@ def train_dpo(cfg: RunConfig, rows: list[dict], policy_dir: Path, ref_dir: Path,
     return dict(result.metrics)
 
 
-def run_iteration(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, tokenizer, reward_model) -> Iteration:
+def run_iteration(
+    cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, tokenizer, reward_model, preference_model=None
+) -> Iteration:
     """Iteration t: sample from π_{t−1}, pick pairs, train π_t. Writes generations, scores and pairs first (so a
-    dashboard sees them while DPO trains), then the iteration row."""
+    dashboard sees them while DPO trains), then the iteration row. With `loop.oracle=pm` each sample's score is its
+    round-robin mean win probability under the preference model (preference_model.py)."""
     g = cfg.generation
     prev = store.model_dir("sft" if t == 1 else f"policy_{t - 1}")
     ref = store.model_dir("sft") if cfg.loop.reference is Reference.INITIAL else prev
@@ -123,6 +126,9 @@ def run_iteration(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int
         seed=cfg.seed * 1000 + t,
     )
     by_oracle = scored.rm if cfg.loop.oracle is Oracle.RM else scored.gold
+    if cfg.loop.oracle.needs_pm:
+        by_oracle = _pm_scores(preference_model, tokenizer, prompts, scored, g.n)
+        store.write([Score(store.run_id, x.generation_id, "pm", v) for x, v in zip(scored.generations, by_oracle)], f"rollout-pm-{t:03d}")
     pairs, rows, ties = [], [], 0
     for i, p in enumerate(prompts):
         lo, hi = i * g.n, (i + 1) * g.n
@@ -154,3 +160,13 @@ def run_iteration(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int
         n_pairs=len(pairs),
         n_ties_dropped=ties,
     )
+
+
+def _pm_scores(preference_model, tokenizer, prompts: list[Prompt], scored: Scored, n: int) -> list[float]:
+    from workbench.preference_model import rank_groups
+
+    if preference_model is None:
+        raise RuntimeError("loop.oracle=pm needs a trained preference model (models/pm)")
+    groups = [[x.text for x in scored.generations[i * n : (i + 1) * n]] for i in range(len(prompts))]
+    ranked = rank_groups(preference_model, tokenizer, [format_prompt(p.text) for p in prompts], groups)
+    return [s for group in ranked for s in group]

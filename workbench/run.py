@@ -21,7 +21,7 @@ import yaml
 from workbench.annotator import prefers_a
 from workbench.config import RunConfig, to_dict
 from workbench.evaluation import eval_metrics
-from workbench.records import Metric, Pair, Run, Stage
+from workbench.records import DataFilter, Metric, Pair, Run, Stage
 from workbench.store import RunStore
 
 EVAL_SEED = 99_991  # the same sampling seed for every policy's eval responses (common random numbers)
@@ -81,6 +81,7 @@ def main(cfg: RunConfig, root: str | Path = "runs", run_id: str | None = None, l
         pi0 = model.load_policy(store.model_dir("sft"))
         rm_metrics = _train_reward_model(cfg, store, w.split("pref"), pi0, tokenizer)
         reward_model = reward.load_reward_model(store.model_dir("rm"), tokenizer)
+        preference_model = _load_pm_and_evaluate(cfg, store, w.split("eval"), pi0, tokenizer, reward_model)
         store.write([Metric(run_id, 0, k, v) for k, v in rm_metrics.items()], "reward-metrics")
 
     eval_prompts = w.split("eval")
@@ -89,7 +90,7 @@ def main(cfg: RunConfig, root: str | Path = "runs", run_id: str | None = None, l
 
     for t in range(1, cfg.loop.iterations + 1):
         with stage(store, "iteration", t, log=log):
-            it = loop.run_iteration(cfg, store, w.split("iter", t), t, tokenizer, reward_model)
+            it = loop.run_iteration(cfg, store, w.split("iter", t), t, tokenizer, reward_model, preference_model)
             store.write([it], f"iteration-{t:03d}")
         with stage(store, "evaluate", t, log=log):
             policy = model.load_policy(store.model_dir(f"policy_{t}"))
@@ -111,12 +112,13 @@ def _train_reward_model(cfg: RunConfig, store: RunStore, prompts, pi0, tokenizer
     )
     rng = random.Random(cfg.seed * 1000 + 7)
     pairs, rows = [], []
-    agree = gold_decided = longer = length_decided = 0
+    agree = gold_decided = longer = length_decided = identical = 0
     for i, p in enumerate(prompts):
         for j in range(k):
             ia, ib = i * 2 * k + 2 * j, i * 2 * k + 2 * j + 1
             a, b = scored.generations[ia], scored.generations[ib]
             if a.text == b.text:  # the same response twice carries no preference
+                identical += 1
                 continue
             ua, ub = scored.gold[ia], scored.gold[ib]
             a_wins = prefers_a(rng, ua, ub, a.n_chars, b.n_chars, cfg.annotator)
@@ -137,7 +139,16 @@ def _train_reward_model(cfg: RunConfig, store: RunStore, prompts, pi0, tokenizer
     store.write(pairs, "rm-train")
     if not rows:
         raise RuntimeError("π0's samples for the preference prompts are all identical in pairs; no reward-model data")
+    store.write(
+        [DataFilter(store.run_id, "run", "toy-annotator", "toy", "identical", identical),
+         DataFilter(store.run_id, "run", "toy-annotator", "toy", "kept", len(rows))],
+        "rm-train",
+    )
     metrics = reward.train_reward(cfg, rows, store.model_dir("sft"), tokenizer, store.model_dir("rm"))
+    if cfg.reward.train_pm or cfg.loop.oracle.needs_pm:
+        from workbench.preference_model import train_pm
+
+        train_pm(cfg, rows, store.model_dir("sft"), tokenizer, store.model_dir("pm"))
     out = {
         "rm_train_pairs": float(len(rows)),
         "annotator_gold_agreement": agree / gold_decided if gold_decided else float("nan"),
@@ -146,6 +157,18 @@ def _train_reward_model(cfg: RunConfig, store: RunStore, prompts, pi0, tokenizer
     if "train_accuracy" in metrics:
         out["rm_train_accuracy"] = float(metrics["train_accuracy"])
     return out
+
+
+def _load_pm_and_evaluate(cfg, store, eval_prompts, pi0, tokenizer, reward_model):
+    """The preference model when one was trained (else None), and both models' accuracy by section on
+    gold-labelled pairs of π0's samples on the eval prompts (the `rm_eval` table)."""
+    from workbench import rm_eval
+    from workbench.preference_model import load_pm
+
+    pm = load_pm(store.model_dir("pm")) if store.model_dir("pm").exists() else None
+    pairs = rm_eval.heldout_pairs(cfg, eval_prompts, pi0, tokenizer)
+    store.write(rm_eval.evaluate_heldout(store.run_id, pairs, tokenizer, reward_model, pm), "rm-eval-" + rm_eval.HELDOUT)
+    return pm
 
 
 def _evaluate(cfg, store, t, policy, tokenizer, reward_model, prompts, baseline_gold):

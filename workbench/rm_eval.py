@@ -1,0 +1,178 @@
+"""Reward-model evaluation by section: pairwise accuracy of the Bradley-Terry RM (bt) and the preference model (pm).
+
+    workbench rm eval --run RUN                       # the toy world's held-out pairs (computed once, then read)
+    workbench rm eval --run RUN --file rb.jsonl       # any RewardBench-format file
+
+Held-out pairs on the toy world: π0 samples 2k responses per *eval* prompt (never seen by either model), paired
+(0, 1), (2, 3), ...; the chosen one is the one with the higher **gold** utility, and pairs whose gold utilities are
+equal are left out. So the accuracy is agreement with the truth, not with the annotator whose labels (and length
+bias) the models learned from. The pairs fall in two datasets:
+- `toy-heldout`: the responses differ in content (the right number or not, the topic and its attributes);
+- `toy-heldout-length`: the same content at different lengths, where gold prefers the shorter one. This is the
+  toy world's analogue of RewardBench's length traps: a model that learned the annotator's length bias scores
+  below 0.5 here, by design of the world, not by a fault of the model.
+
+Accuracy: share of pairs ranked right, ties counting half. For the PM, P(chosen ≻ rejected) averages both orders;
+`accuracy_chosen_a` / `accuracy_chosen_b` are its accuracy from one order alone, with the chosen response in slot A
+or slot B: a gap between them is position bias. Per section and "all" (every pair). RewardBench's own leaderboard
+weighs its reasoning subsets differently (math-prm against the code subsets); here every pair counts once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+from workbench.datasets import PreferencePair
+from workbench.records import RMEval
+
+HELDOUT = "toy-heldout"  # gold-labelled pairs whose content differs (right vs wrong number, topic words)
+HELDOUT_LENGTH = "toy-heldout-length"  # same content, different length: gold prefers the shorter one
+
+
+def pairwise_accuracy(p_chosen_wins: list[float]) -> float:
+    """Share of pairs where P(chosen ≻ rejected) > 0.5, ties (exactly 0.5) counting half."""
+    if not p_chosen_wins:
+        return math.nan
+    return sum(1.0 if p > 0.5 else 0.5 if p == 0.5 else 0.0 for p in p_chosen_wins) / len(p_chosen_wins)
+
+
+def bt_win_probability(chosen: list[float], rejected: list[float]) -> list[float]:
+    """Bradley-Terry P(chosen ≻ rejected) = σ(r_c − r_r) from the RM's rewards."""
+    return [0.5 * (1.0 + math.tanh(0.5 * (c - r))) if c != r else 0.5 for c, r in zip(chosen, rejected, strict=True)]
+
+
+def section_rows(run_id: str, model: str, dataset: str, sections: list[str], p_win: list[float],
+                 p_a: list[float] | None = None, p_b: list[float] | None = None) -> list[RMEval]:
+    """One RMEval row per section and one for "all". `p_a`: p_A with chosen in slot A; `p_b`: with chosen in B."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(sections):
+        groups[s].append(i)
+    rows = []
+    for section, idx in [*sorted(groups.items()), ("all", list(range(len(sections))))]:
+        pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
+        acc_a = pairwise_accuracy(pick(p_a)) if p_a is not None else math.nan
+        acc_b = pairwise_accuracy([1.0 - p for p in pick(p_b)]) if p_b is not None else math.nan
+        rows.append(RMEval(run_id, model, dataset, section, len(idx), pairwise_accuracy(pick(p_win)), acc_a, acc_b))
+    return rows
+
+
+def heldout_pairs(cfg, prompts, pi0, tokenizer, pairs_per_prompt: int = 4, seed: int | None = None) -> list[PreferencePair]:
+    """Gold-labelled pairs of π0's samples on `prompts` (the eval split); gold ties and identical texts left out."""
+    from workbench import loop
+
+    k = pairs_per_prompt
+    scored = loop.sample_and_score(
+        cfg, pi0, tokenizer, None, prompts,
+        iteration=0, purpose="heldout", n=2 * k, temperatures=[1.0], max_new_tokens=cfg.generation.max_new_tokens,
+        seed=cfg.seed * 1000 + 900 if seed is None else seed,
+    )
+    out = []
+    for i, p in enumerate(prompts):
+        for j in range(k):
+            ia, ib = i * 2 * k + 2 * j, i * 2 * k + 2 * j + 1
+            a, b = scored.generations[ia].text, scored.generations[ib].text
+            ua, ub = scored.gold[ia], scored.gold[ib]
+            if ua == ub or a.strip() == b.strip():
+                continue
+            (c, uc), (r, ur) = ((a, ua), (b, ub)) if ua > ub else ((b, ub), (a, ua))
+            source = HELDOUT if content_utility(p, c) != content_utility(p, r) else HELDOUT_LENGTH
+            out.append(PreferencePair([{"role": "user", "content": p.text}], c, r, source, p.section, uc, ur, uc - ur, p.prompt_id))
+    return out
+
+
+def content_utility(prompt, response: str) -> float:
+    """Gold utility without its verbosity penalty: what the response says, not how long it is."""
+    from workbench.world import VERBOSITY_PENALTY, gold_utility
+
+    return gold_utility(prompt, response) + VERBOSITY_PENALTY * max(0, len(response.strip()) - len(prompt.reference))
+
+
+def evaluate_heldout(run_id: str, pairs: list[PreferencePair], tokenizer, bt=None, pm=None) -> list[RMEval]:
+    """Rows for both held-out sets: `toy-heldout` (content differs) and `toy-heldout-length` (only length does)."""
+    rows = []
+    for dataset in (HELDOUT, HELDOUT_LENGTH):
+        rows += evaluate(run_id, dataset, [p for p in pairs if p.source == dataset], tokenizer, bt, pm)
+    return rows
+
+
+def evaluate(run_id: str, dataset: str, pairs: list[PreferencePair], tokenizer, bt=None, pm=None,
+             max_part_chars: int | None = None) -> list[RMEval]:
+    """RMEval rows for whichever of the two models is given, on `pairs` (contexts formatted as the toy models
+    were trained: "Q: {prompt}\\nA:")."""
+    from workbench.world import format_prompt
+
+    if not pairs:
+        return []
+    contexts = [format_prompt(p.prompt_text) for p in pairs]
+    sections = [p.section or "unknown" for p in pairs]
+    rows = []
+    if bt is not None:
+        from workbench.reward import score
+
+        clip = (lambda s: s[:max_part_chars]) if max_part_chars else (lambda s: s)  # noqa: E731
+        ctx = [c[-max_part_chars:] for c in contexts] if max_part_chars else contexts
+        rc = score(bt, tokenizer, ctx, [clip(p.chosen.strip()) for p in pairs])
+        rr = score(bt, tokenizer, ctx, [clip(p.rejected.strip()) for p in pairs])
+        rows += section_rows(run_id, "bt", dataset, sections, bt_win_probability(rc, rr))
+    if pm is not None:
+        from workbench.preference_model import prefer
+
+        both, ab, ba = prefer(pm, tokenizer, contexts, [p.chosen for p in pairs], [p.rejected for p in pairs],
+                              max_part_chars=max_part_chars)
+        rows += section_rows(run_id, "pm", dataset, sections, both, ab, ba)
+    return rows
+
+
+def evaluate_run(root: str | Path, run_id: str, file: str | Path | None = None, log=print) -> list[RMEval]:
+    """Evaluate a stored run's RM and PM (whichever exist) on its held-out pairs, or on a RewardBench file;
+    writes the rows to the run's `rm_eval` table and returns them."""
+    import re
+
+    import yaml
+
+    from workbench.config import RunConfig, from_dict
+    from workbench.datasets import load_pairs
+    from workbench.model import load_policy, load_tokenizer
+    from workbench.preference_model import load_pm
+    from workbench.reward import load_reward_model
+    from workbench.store import RunStore
+    from workbench.world import build_world
+
+    store = RunStore(root, run_id)
+    if not (store.dir / "config.yaml").is_file():
+        raise FileNotFoundError(f"no run {run_id!r} under {root}")
+    cfg = from_dict(RunConfig, yaml.safe_load((store.dir / "config.yaml").read_text()))
+    tokenizer = load_tokenizer(store.model_dir("tokenizer"))
+    bt = load_reward_model(store.model_dir("rm"), tokenizer) if store.model_dir("rm").exists() else None
+    pm = load_pm(store.model_dir("pm")) if store.model_dir("pm").exists() else None
+    if bt is None and pm is None:
+        raise FileNotFoundError(f"run {run_id} has neither a reward model (models/rm) nor a preference model (models/pm)")
+    if file is not None:
+        pairs = load_pairs("reward-bench", file).pairs
+        dataset = Path(file).stem
+        max_chars = 4 * cfg.model.max_length  # the tiny models have seen short texts only
+    else:
+        world = build_world(cfg.world, cfg.loop.iterations, run_id)
+        pairs = heldout_pairs(cfg, world.split("eval"), load_policy(store.model_dir("sft")), tokenizer)
+        log(f"[workbench] rm eval: {len(pairs)} held-out pairs")
+        rows = evaluate_heldout(run_id, pairs, tokenizer, bt, pm)
+        store.write(rows, "rm-eval-" + HELDOUT)
+        return rows
+    log(f"[workbench] rm eval: {len(pairs)} pairs from {dataset}")
+    rows = evaluate(run_id, dataset, pairs, tokenizer, bt, pm, max_part_chars=max_chars)
+    store.write(rows, "rm-eval-" + re.sub(r"[^A-Za-z0-9_.-]", "_", dataset))
+    return rows
+
+
+TABLE_SQL = """
+SELECT dataset, section, max(n) AS n,
+       max(accuracy) FILTER (WHERE model = 'bt') AS bt,
+       max(accuracy) FILTER (WHERE model = 'pm') AS pm,
+       max(accuracy_chosen_a) FILTER (WHERE model = 'pm') AS pm_chosen_a,
+       max(accuracy_chosen_b) FILTER (WHERE model = 'pm') AS pm_chosen_b
+FROM rm_eval WHERE run_id = ?
+GROUP BY dataset, section
+ORDER BY dataset, CASE section WHEN 'all' THEN 1 ELSE 0 END, section
+"""

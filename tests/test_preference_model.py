@@ -78,3 +78,21 @@ def test_accuracy_counts_ties_half_and_position_columns():
     assert by["all"].n == 3 and by["all"].accuracy == pytest.approx(2 / 3)
     assert by["all"].accuracy_chosen_a == 1.0 and by["all"].accuracy_chosen_b == 0.0
     assert by["chat"].accuracy == 1.0 and by["reasoning"].accuracy == 0.0
+
+
+def test_held_out_labels_follow_gold_and_split_content_from_length(tiny):
+    from workbench.rm_eval import LENGTH, _labelled, bench_pairs
+
+    cfg, _, tok, world = tiny
+    add = next(p for p in world.split("eval") if p.family == "addition")
+    right = add.reference  # e.g. "12."
+    wrong = str(int(right[:-1]) + 1) + "."
+    content = _labelled(add, wrong, right, 0.0, 1.0, "d")
+    assert (content.chosen, content.rejected, content.section) == (right, wrong, "reasoning")
+    padded = "Great question! " + right
+    length = _labelled(add, padded, right, 1.0 - 0.005 * 16, 1.0, "d")
+    assert (length.chosen, length.section) == (right, LENGTH)
+    assert _labelled(add, right, right + " ", 1.0, 1.0, "d") is None  # gold tie
+    pairs = bench_pairs(cfg, world.split("eval"), tok)
+    assert pairs == bench_pairs(cfg, world.split("eval"), tok)  # fixed by the world seed
+    assert {p.section for p in pairs} == {"chat", "reasoning", LENGTH}

@@ -110,9 +110,14 @@ class RewardStageConfig:
     epochs: float = 2.0
     learning_rate: float = 3e-4
     batch_size: int = 32
+    source: str = "pi0"  # responses the annotator labels: pi0 (π0's samples) or toy (the world's demonstrations)
     train_pm: bool = False  # also train the pairwise preference model (always when loop.oracle is pm)
     pm_epochs: float = 3.0  # the preference model's passes over the same annotator pairs
     pm_learning_rate: float = 1e-3
+
+    def __post_init__(self):
+        if self.source not in ("pi0", "toy"):
+            raise ConfigError(f"reward.source must be 'pi0' or 'toy', got {self.source!r}")
 
 
 @dataclass

@@ -17,6 +17,7 @@ reported as missing and left out, so a recipe runs on whatever subset a user has
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -98,8 +99,6 @@ def toy_pairs(cfg=None) -> tuple[int, list[PreferencePair]]:
     from workbench.config import RunConfig
     from workbench.world import FAMILIES, build_world, gold_utility
 
-    import json
-
     cfg = cfg or RunConfig()
     prompts = build_world(cfg.world, 1, "toy").split("pref")
     rng = random.Random(cfg.seed * 1000 + 7)
@@ -165,3 +164,23 @@ def filter_records(run_id: str, mixture: str, reports: list[SourceReport]) -> li
         rows.append(DataFilter(run_id, mixture, r.name, r.format, "used", r.used))
         rows += [DataFilter(run_id, mixture, r.name, r.format, reason, n) for reason, n in sorted(r.dropped.items())]
     return rows
+
+
+def demonstration_samples(cfg, prompts, n: int, tokenizer, seed: int, purpose: str = "pref"):
+    """n of the world's imperfect demonstrations per prompt, shaped like π0's samples (loop.Scored), so the
+    reward stage can train on the toy world's own preference set (`reward.source=toy`) instead of π0's samples."""
+    from workbench.loop import Scored
+    from workbench.records import Generation
+    from workbench.world import FAMILIES, gold_utility
+
+    rng = random.Random(seed)
+    gens, gold = [], []
+    for p in prompts:
+        family, meta = FAMILIES[p.family], json.loads(p.meta)
+        for i in range(n):
+            text = family.demonstration(meta, rng, cfg.world)
+            n_tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+            gens.append(Generation(p.run_id, f"{purpose}0-{p.prompt_id}-{i}", p.prompt_id, 0, purpose, i, 0.0, 1.0, 0,
+                                   text, n_tokens, len(text)))
+            gold.append(gold_utility(p, text))
+    return Scored(gens, gold, [])

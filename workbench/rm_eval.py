@@ -3,14 +3,17 @@
     workbench rm eval --run RUN                       # the toy world's held-out pairs (computed once, then read)
     workbench rm eval --run RUN --file rb.jsonl       # any RewardBench-format file
 
-Held-out pairs on the toy world: π0 samples 2k responses per *eval* prompt (never seen by either model), paired
-(0, 1), (2, 3), ...; the chosen one is the one with the higher **gold** utility, and pairs whose gold utilities are
-equal are left out. So the accuracy is agreement with the truth, not with the annotator whose labels (and length
-bias) the models learned from. The pairs fall in two datasets:
-- `toy-heldout`: the responses differ in content (the right number or not, the topic and its attributes);
-- `toy-heldout-length`: the same content at different lengths, where gold prefers the shorter one. This is the
-  toy world's analogue of RewardBench's length traps: a model that learned the annotator's length bias scores
-  below 0.5 here, by design of the world, not by a fault of the model.
+Two gold-labelled pair sets on the toy world's *eval* prompts (never trained on by either model):
+- `toy-heldout`: π0's samples, 2k per prompt, paired (0, 1), (2, 3), ...: the responses the loop's oracle will
+  have to rank (on-policy). With a weak π0 (the quick preset) few of them differ in content.
+- `toy-bench`: the world's imperfect demonstrations, paired the same way: fixed by the world seed whatever the run
+  (as RewardBench is a fixed set), with many right-vs-wrong and on-vs-off-topic pairs.
+In both the chosen response is the one with the higher **gold** utility and gold ties are left out, so accuracy is
+agreement with the truth, not with the annotator whose labels (and length bias) the models learned from.
+Sections: `chat` and `reasoning` hold the pairs whose content differs (the number, the topic and its attributes);
+`length` holds the pairs with the same content at different lengths, where gold prefers the shorter: the toy
+world's verbosity trap (the role LLMBar's adversarial pairs play in RewardBench's chat-hard). A model that learned
+the annotator's length bias scores below 0.5 there, by the design of the world.
 
 Accuracy: share of pairs ranked right, ties counting half. For the PM, P(chosen ≻ rejected) averages both orders;
 `accuracy_chosen_a` / `accuracy_chosen_b` are its accuracy from one order alone, with the chosen response in slot A
@@ -27,8 +30,9 @@ from pathlib import Path
 from workbench.datasets import PreferencePair
 from workbench.records import RMEval
 
-HELDOUT = "toy-heldout"  # gold-labelled pairs whose content differs (right vs wrong number, topic words)
-HELDOUT_LENGTH = "toy-heldout-length"  # same content, different length: gold prefers the shorter one
+HELDOUT = "toy-heldout"  # gold-labelled pairs of π0's samples on the eval prompts (on-policy)
+BENCH = "toy-bench"  # gold-labelled pairs of the world's demonstrations on the eval prompts (fixed, like RewardBench)
+LENGTH = "length"  # section of the pairs whose content is equal: gold prefers the shorter response
 
 
 def pairwise_accuracy(p_chosen_wins: list[float]) -> float:
@@ -58,8 +62,18 @@ def section_rows(run_id: str, model: str, dataset: str, sections: list[str], p_w
     return rows
 
 
+def _labelled(p, a: str, b: str, ua: float, ub: float, dataset: str) -> PreferencePair | None:
+    """The gold-preferred response as chosen; None for gold ties and identical texts. Section: the prompt's
+    section when the content differs, "length" when only the length does."""
+    if ua == ub or a.strip() == b.strip():
+        return None
+    (c, uc), (r, ur) = ((a, ua), (b, ub)) if ua > ub else ((b, ub), (a, ua))
+    section = p.section if content_utility(p, c) != content_utility(p, r) else LENGTH
+    return PreferencePair([{"role": "user", "content": p.text}], c, r, dataset, section, uc, ur, uc - ur, p.prompt_id)
+
+
 def heldout_pairs(cfg, prompts, pi0, tokenizer, pairs_per_prompt: int = 4, seed: int | None = None) -> list[PreferencePair]:
-    """Gold-labelled pairs of π0's samples on `prompts` (the eval split); gold ties and identical texts left out."""
+    """`toy-heldout`: gold-labelled pairs of π0's samples on `prompts` (the eval split)."""
     from workbench import loop
 
     k = pairs_per_prompt
@@ -68,17 +82,27 @@ def heldout_pairs(cfg, prompts, pi0, tokenizer, pairs_per_prompt: int = 4, seed:
         iteration=0, purpose="heldout", n=2 * k, temperatures=[1.0], max_new_tokens=cfg.generation.max_new_tokens,
         seed=cfg.seed * 1000 + 900 if seed is None else seed,
     )
+    return _pairs_of(prompts, scored, k, HELDOUT)
+
+
+def bench_pairs(cfg, prompts, tokenizer, pairs_per_prompt: int = 4) -> list[PreferencePair]:
+    """`toy-bench`: gold-labelled pairs of the world's demonstrations on `prompts`: fixed by the world seed, the
+    same for every run and model (as RewardBench is), and rich in content differences."""
+    from workbench.mixtures import demonstration_samples
+
+    k = pairs_per_prompt
+    scored = demonstration_samples(cfg, prompts, 2 * k, tokenizer, seed=cfg.world.seed * 1000 + 901, purpose="bench")
+    return _pairs_of(prompts, scored, k, BENCH)
+
+
+def _pairs_of(prompts, scored, k: int, dataset: str) -> list[PreferencePair]:
     out = []
     for i, p in enumerate(prompts):
         for j in range(k):
             ia, ib = i * 2 * k + 2 * j, i * 2 * k + 2 * j + 1
-            a, b = scored.generations[ia].text, scored.generations[ib].text
-            ua, ub = scored.gold[ia], scored.gold[ib]
-            if ua == ub or a.strip() == b.strip():
-                continue
-            (c, uc), (r, ur) = ((a, ua), (b, ub)) if ua > ub else ((b, ub), (a, ua))
-            source = HELDOUT if content_utility(p, c) != content_utility(p, r) else HELDOUT_LENGTH
-            out.append(PreferencePair([{"role": "user", "content": p.text}], c, r, source, p.section, uc, ur, uc - ur, p.prompt_id))
+            pair = _labelled(p, scored.generations[ia].text, scored.generations[ib].text, scored.gold[ia], scored.gold[ib], dataset)
+            if pair is not None:
+                out.append(pair)
     return out
 
 
@@ -90,11 +114,16 @@ def content_utility(prompt, response: str) -> float:
 
 
 def evaluate_heldout(run_id: str, pairs: list[PreferencePair], tokenizer, bt=None, pm=None) -> list[RMEval]:
-    """Rows for both held-out sets: `toy-heldout` (content differs) and `toy-heldout-length` (only length does)."""
+    """Rows for each toy dataset among `pairs` (by their source: toy-heldout, toy-bench)."""
     rows = []
-    for dataset in (HELDOUT, HELDOUT_LENGTH):
+    for dataset in (HELDOUT, BENCH):
         rows += evaluate(run_id, dataset, [p for p in pairs if p.source == dataset], tokenizer, bt, pm)
     return rows
+
+
+def toy_pairs_for_run(cfg, prompts, pi0, tokenizer) -> list[PreferencePair]:
+    """Both toy evaluation sets on the eval prompts."""
+    return heldout_pairs(cfg, prompts, pi0, tokenizer) + bench_pairs(cfg, prompts, tokenizer)
 
 
 def evaluate(run_id: str, dataset: str, pairs: list[PreferencePair], tokenizer, bt=None, pm=None,
@@ -155,7 +184,7 @@ def evaluate_run(root: str | Path, run_id: str, file: str | Path | None = None, 
         max_chars = 4 * cfg.model.max_length  # the tiny models have seen short texts only
     else:
         world = build_world(cfg.world, cfg.loop.iterations, run_id)
-        pairs = heldout_pairs(cfg, world.split("eval"), load_policy(store.model_dir("sft")), tokenizer)
+        pairs = toy_pairs_for_run(cfg, world.split("eval"), load_policy(store.model_dir("sft")), tokenizer)
         log(f"[workbench] rm eval: {len(pairs)} held-out pairs")
         rows = evaluate_heldout(run_id, pairs, tokenizer, bt, pm)
         store.write(rows, "rm-eval-" + HELDOUT)
@@ -174,5 +203,5 @@ SELECT dataset, section, max(n) AS n,
        max(accuracy_chosen_b) FILTER (WHERE model = 'pm') AS pm_chosen_b
 FROM rm_eval WHERE run_id = ?
 GROUP BY dataset, section
-ORDER BY dataset, CASE section WHEN 'all' THEN 1 ELSE 0 END, section
+ORDER BY dataset, CASE section WHEN 'all' THEN 2 WHEN 'length' THEN 1 ELSE 0 END, section
 """

@@ -101,15 +101,21 @@ def main(cfg: RunConfig, root: str | Path = "runs", run_id: str | None = None, l
 
 
 def _train_reward_model(cfg: RunConfig, store: RunStore, prompts, pi0, tokenizer) -> dict[str, float]:
-    """Sample 2k responses per preference prompt from π0, let the annotator label k pairs, train the RM."""
+    """Sample 2k responses per preference prompt from π0 (or, with reward.source=toy, take 2k of the world's
+    demonstrations), let the annotator label k pairs, train the RM."""
     from workbench import loop, reward, world
 
     k = cfg.reward.pairs_per_prompt
-    scored = loop.sample_and_score(
-        cfg, pi0, tokenizer, None, prompts,
-        iteration=0, purpose="pref", n=2 * k, temperatures=[1.0], max_new_tokens=cfg.generation.max_new_tokens,
-        seed=cfg.seed * 1000 + 500,
-    )
+    if cfg.reward.source == "toy":
+        from workbench.mixtures import demonstration_samples
+
+        scored = demonstration_samples(cfg, prompts, 2 * k, tokenizer, seed=cfg.seed * 1000 + 500)
+    else:
+        scored = loop.sample_and_score(
+            cfg, pi0, tokenizer, None, prompts,
+            iteration=0, purpose="pref", n=2 * k, temperatures=[1.0], max_new_tokens=cfg.generation.max_new_tokens,
+            seed=cfg.seed * 1000 + 500,
+        )
     rng = random.Random(cfg.seed * 1000 + 7)
     pairs, rows = [], []
     agree = gold_decided = longer = length_decided = identical = 0
@@ -166,7 +172,7 @@ def _load_pm_and_evaluate(cfg, store, eval_prompts, pi0, tokenizer, reward_model
     from workbench.preference_model import load_pm
 
     pm = load_pm(store.model_dir("pm")) if store.model_dir("pm").exists() else None
-    pairs = rm_eval.heldout_pairs(cfg, eval_prompts, pi0, tokenizer)
+    pairs = rm_eval.toy_pairs_for_run(cfg, eval_prompts, pi0, tokenizer)
     store.write(rm_eval.evaluate_heldout(store.run_id, pairs, tokenizer, reward_model, pm), "rm-eval-" + rm_eval.HELDOUT)
     return pm
 

@@ -96,3 +96,15 @@ def test_held_out_labels_follow_gold_and_split_content_from_length(tiny):
     pairs = bench_pairs(cfg, world.split("eval"), tok)
     assert pairs == bench_pairs(cfg, world.split("eval"), tok)  # fixed by the world seed
     assert {p.section for p in pairs} == {"chat", "reasoning", LENGTH}
+
+
+def test_config_takes_the_pm_oracle_and_checks_the_reward_source():
+    from workbench.config import ConfigError, Oracle, load_config
+
+    cfg = load_config(preset="quick", overrides=["loop.oracle=pm", "reward.train_pm=true", "reward.source=toy"])
+    assert cfg.loop.oracle is Oracle.PM and cfg.loop.oracle.needs_pm and cfg.reward.train_pm is True
+    assert not Oracle.RM.needs_pm
+    with pytest.raises(ConfigError, match="reward.source"):
+        load_config(overrides=["reward.source=web"])
+    with pytest.raises(ConfigError, match="reward.train_pm"):
+        load_config(overrides=["reward.train_pm=3"])

@@ -114,6 +114,7 @@ class RewardStageConfig:
     train_pm: bool = False  # also train the pairwise preference model (always when loop.oracle is pm)
     pm_epochs: float = 3.0  # the preference model's passes over the same annotator pairs
     pm_learning_rate: float = 1e-3
+    pm_batch_size: int = 8  # small: one label token per example, so the PM needs many optimizer steps
 
     def __post_init__(self):
         if self.source not in ("pi0", "toy"):

@@ -90,7 +90,7 @@ def train_pm(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, out: P
     longest = max(len(tokenizer(r["prompt"] + r["completion"], add_special_tokens=False)["input_ids"]) for r in data)
     r = cfg.reward
     args = SFTConfig(
-        **training_args(cfg.seed, out / "trainer", r.pm_epochs, r.pm_learning_rate, r.batch_size, cfg.report_to),
+        **training_args(cfg.seed, out / "trainer", r.pm_epochs, r.pm_learning_rate, r.pm_batch_size, cfg.report_to),
         max_length=longest + 2,
         completion_only_loss=True,
     )

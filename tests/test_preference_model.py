@@ -39,7 +39,8 @@ def test_training_rows_put_the_chosen_response_in_both_slots():
     rows = [{"prompt": f"Q{i}", "chosen": f" good{i}", "rejected": f" bad{i}"} for i in range(200)]
     out = training_rows(rows, seed=0)
     n_a = sum(r["completion"] == "A" for r in out)
-    assert 70 < n_a < 130
+    assert n_a == 100  # balanced: exactly half in each slot, which half is random
+    assert [r["completion"] for r in out[:20]] != [r["completion"] for r in training_rows(rows, seed=1)[:20]]
     for r, o in zip(rows, out):
         slot_a = o["prompt"].split("[RESPONSE A] ")[1].split(" [RESPONSE B]")[0]
         assert (slot_a == r["chosen"].strip()) == (o["completion"] == "A")

@@ -68,11 +68,15 @@ def label_ids(tokenizer) -> tuple[int, int]:
 
 
 def training_rows(rows: list[dict], seed: int) -> list[dict]:
-    """{"prompt", "chosen", "rejected"} → prompt-completion rows with the chosen response in a random slot."""
+    """{"prompt", "chosen", "rejected"} → prompt-completion rows with the chosen response in a random slot.
+
+    Balanced: a random half of the pairs (rounded down) put the chosen response in slot A, so the label prior is
+    50/50 and a model that learns no comparison cannot score by always answering the more frequent letter."""
     rng = random.Random(seed)
+    in_a = set(rng.sample(range(len(rows)), len(rows) // 2))
     out = []
-    for r in rows:
-        if rng.random() < 0.5:
+    for i, r in enumerate(rows):
+        if i in in_a:
             out.append({"prompt": pm_prompt(r["prompt"], r["chosen"], r["rejected"]), "completion": "A"})
         else:
             out.append({"prompt": pm_prompt(r["prompt"], r["rejected"], r["chosen"]), "completion": "B"})

@@ -6,6 +6,9 @@
     workbench label [--root DIR] [--run RUN] [--port N] [--public]
     workbench label export --format trl --out FILE [--root DIR] [--run RUN]
     workbench dashboard [--root DIR] [--port N] [--host ADDR]
+    workbench data prepare --format NAME --file PATH [--json] [--skip-invalid] [--out FILE]
+    workbench data mix NAME [--source NAME=PATH ...] [--out FILE] [--json] [--root DIR]
+    workbench rm eval [--root DIR] [--run RUN] [--file PATH]
 """
 
 from __future__ import annotations
@@ -166,6 +169,91 @@ def cmd_experiment(args) -> int:
     return 0
 
 
+def cmd_data_prepare(args) -> int:
+    from workbench.datasets import load_pairs, write_pairs
+    from workbench.filters import FilterConfig, apply_filters, default_filters
+
+    res = load_pairs(args.format, args.file, skip_invalid=args.skip_invalid, hub=args.hub, split=args.split)
+    filters = default_filters(args.format)
+    if args.min_margin is not None:
+        filters = FilterConfig(args.min_margin, filters.min_score_ratio, filters.max_pairs_per_prompt)
+    kept, dropped = apply_filters(res.pairs, filters)
+    dropped.update(res.invalid)
+    if args.out:
+        write_pairs(kept, args.out)
+    sections: dict[str, int] = {}
+    for p in kept:
+        sections[p.section or "unknown"] = sections.get(p.section or "unknown", 0) + 1
+    report = {"format": args.format, "file": str(args.file), "rows": res.rows, "pairs": len(res.pairs),
+              "kept": len(kept), "dropped": dict(sorted(dropped.items())), "sections": dict(sorted(sections.items()))}
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(f"{args.file} ({args.format}): {res.rows} rows → {len(res.pairs)} pairs → kept {len(kept)}")
+        _print_table(["reason", "dropped"], sorted(dropped.items()) or [("(none)", 0)])
+        if args.out:
+            print(f"wrote {len(kept)} pairs to {args.out}")
+    return 0
+
+
+def cmd_data_mix(args) -> int:
+    from datetime import datetime
+
+    from workbench.datasets import DataError, write_pairs
+    from workbench.mixtures import build_mixture, filter_records
+    from workbench.store import RunStore
+
+    files = {}
+    for item in args.source:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise DataError(f"--source {item!r}: expected NAME=PATH")
+        files[name] = path
+    run_cfg = load_config(preset=args.preset) if args.preset else None
+    mix = build_mixture(args.name, files, seed=args.seed, skip_invalid=args.skip_invalid, run_config=run_cfg)
+    if args.out:
+        write_pairs(mix.pairs, args.out)
+    if args.root:
+        run_id = f"data-{args.name}-{datetime.now():%Y%m%d-%H%M%S}"
+        RunStore(args.root, run_id).write(filter_records(run_id, args.name, mix.reports), "data-filter")
+    if args.json:
+        print(json.dumps({"mixture": mix.recipe, "pairs": len(mix.pairs), "sources": [
+            {"source": r.name, "format": r.format, "file": r.file, "status": r.status, "rows": r.rows,
+             "pairs": r.loaded, "kept": r.kept, "used": r.used, "dropped": dict(sorted(r.dropped.items()))}
+            for r in mix.reports]}))
+    else:
+        rows = [(r.name, r.format, r.status, r.rows, r.loaded, r.kept, r.used,
+                 ", ".join(f"{k} {v}" for k, v in sorted(r.dropped.items()))) for r in mix.reports]
+        _print_table(["source", "format", "status", "rows", "pairs", "kept", "used", "dropped"], rows)
+        print(f"\n{mix.recipe}: {len(mix.pairs)} pairs" + (f" → {args.out}" if args.out else ""))
+    return 0
+
+
+def _latest_run(root: str) -> str:
+    from workbench.store import query
+
+    _, rows = query(root, "SELECT run_id FROM runs ORDER BY created_at DESC LIMIT 1")
+    if not rows:
+        raise FileNotFoundError(f"no runs under {root}")
+    return rows[0][0]
+
+
+def cmd_rm_eval(args) -> int:
+    from workbench.rm_eval import HELDOUT, TABLE_SQL, evaluate_run
+    from workbench.store import query
+
+    run_id = args.run or _latest_run(args.root)
+    if args.file:
+        evaluate_run(args.root, run_id, args.file)
+    else:
+        _, have = query(args.root, "SELECT count(*) FROM rm_eval WHERE run_id = ? AND dataset = ?", [run_id, HELDOUT])
+        if not have[0][0]:
+            evaluate_run(args.root, run_id)
+    print(f"run {run_id}: pairwise accuracy (pm: both orders averaged; pm_chosen_a/b: one order, chosen in slot A/B)")
+    _print_table(*query(args.root, TABLE_SQL, [run_id]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="Online iterative RLHF workbench.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -228,6 +316,40 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 shares it on the network)")
     d.set_defaults(fn=cmd_dashboard)
+
+    from workbench.datasets import FORMATS
+    from workbench.mixtures import RECIPES
+
+    d = sub.add_parser("data", help="preference datasets: load and filter one file, or build a mixture")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    dp = dsub.add_parser("prepare", help="load one file in a public dataset's schema; print kept pairs and drops by reason")
+    dp.add_argument("--format", required=True, choices=list(FORMATS))
+    dp.add_argument("--file", required=True, help="a .jsonl or .parquet file (or a hub id with --hub)")
+    dp.add_argument("--json", action="store_true", help='one JSON object: {"kept": N, "dropped": {reason: count}, ...}')
+    dp.add_argument("--skip-invalid", action="store_true", help="count malformed rows by reason instead of stopping")
+    dp.add_argument("--min-margin", type=float, help="also drop pairs whose score margin is below this")
+    dp.add_argument("--out", help="write the kept pairs here in the `pairs` schema (jsonl)")
+    dp.add_argument("--hub", action="store_true", help="--file is a hub dataset id (datasets.load_dataset)")
+    dp.add_argument("--split", default="train", help="hub split (with --hub)")
+    dp.set_defaults(fn=cmd_data_prepare)
+    dm = dsub.add_parser("mix", help="build a named mixture (mix1, mix2, toy) from local files")
+    dm.add_argument("name", choices=list(RECIPES))
+    dm.add_argument("--source", action="append", default=[], metavar="NAME=PATH", help="a file for one of the recipe's sources")
+    dm.add_argument("--out", help="write the mixture here in the `pairs` schema (jsonl)")
+    dm.add_argument("--json", action="store_true")
+    dm.add_argument("--seed", type=int, default=0, help="sampling seed")
+    dm.add_argument("--preset", help="world preset for the toy source (default: the default world)")
+    dm.add_argument("--skip-invalid", action="store_true")
+    dm.add_argument("--root", help="also store the per-source drop counts (table data_filter) under this root")
+    dm.set_defaults(fn=cmd_data_mix)
+
+    m = sub.add_parser("rm", help="reward models")
+    msub = m.add_subparsers(dest="rm_command", required=True)
+    me = msub.add_parser("eval", help="accuracy by section of a run's BT reward model and preference model")
+    me.add_argument("--root", default="runs")
+    me.add_argument("--run", help="run id (default: the latest run under --root)")
+    me.add_argument("--file", help="a RewardBench-format file (.jsonl/.parquet) to evaluate on")
+    me.set_defaults(fn=cmd_rm_eval)
     return p
 
 
@@ -246,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         if args.command == "export":
             print(f"workbench export: {e}", file=sys.stderr)
+        from workbench.datasets import DataError
+
+        if isinstance(e, DataError):
+            print(f"workbench {args.command}: {e}", file=sys.stderr)
             return 2
         if args.command != "sql":
             raise
@@ -255,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command != "sql" or type(e).__module__.split(".")[0] != "duckdb":
             raise
         print(f"workbench sql: {e}", file=sys.stderr)
+    except FileNotFoundError as e:
+        if args.command not in ("rm", "data"):
+            raise
+        print(f"workbench {args.command}: {e}", file=sys.stderr)
         return 2
 
 

@@ -41,6 +41,11 @@ class Oracle(str, enum.Enum):
     RM = "rm"  # the Bradley-Terry reward model (the paper's proxy)
     GOLD = "gold"  # the toy world's gold utility: the ceiling, what perfect labels reach
     ANNOTATOR = "annotator"  # the simulated annotator: sampled pairwise labels among the n, ranked by wins
+    PM = "pm"  # the pairwise preference model: each sample's mean win probability against the other n − 1
+
+    @property
+    def needs_pm(self) -> bool:
+        return self is Oracle.PM
 
 
 class Algorithm(str, enum.Enum):
@@ -116,11 +121,18 @@ class RewardStageConfig:
     learning_rate: float = 3e-4
     batch_size: int = 32
     extra_pairs: list[str] = field(default_factory=list)  # more training pairs: "human" = the store's human labels
+    source: str = "pi0"  # responses the annotator labels: pi0 (π0's samples) or toy (the world's demonstrations)
+    train_pm: bool = False  # also train the pairwise preference model (always when loop.oracle is pm)
+    pm_epochs: float = 3.0  # the preference model's passes over the same annotator pairs
+    pm_learning_rate: float = 1e-3
+    pm_batch_size: int = 8  # small: one label token per example, so the PM needs many optimizer steps
 
     def __post_init__(self):
         unknown = [s for s in self.extra_pairs if s not in EXTRA_PAIR_SOURCES]
         if unknown:
             raise ConfigError(f"reward.extra_pairs: unknown source {unknown[0]!r} (known: {', '.join(EXTRA_PAIR_SOURCES)})")
+        if self.source not in ("pi0", "toy"):
+            raise ConfigError(f"reward.source must be 'pi0' or 'toy', got {self.source!r}")
 
 
 EXTRA_PAIR_SOURCES = ("human",)  # labels.extra_reward_rows reads each

@@ -115,9 +115,11 @@ def train_dpo(cfg: RunConfig, rows: list[dict], policy_dir: Path, ref_dir: Path,
     return dict(result.metrics)
 
 
-def rollout(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, tokenizer, reward_model) -> int:
+def rollout(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, tokenizer, reward_model,
+            preference_model=None) -> int:
     """Sample n responses per prompt from π_{t−1}, score them, keep best vs worst; writes generations, scores and
-    pairs. Returns the number of prompts whose samples all tied (dropped)."""
+    pairs. Returns the number of prompts whose samples all tied (dropped). With `loop.oracle=pm` each sample's
+    score is its round-robin mean win probability under the preference model (preference_model.py)."""
     g = cfg.generation
     scored = sample_and_score(
         cfg, load_policy(policy_dir(store, t - 1)), tokenizer, reward_model, prompts,
@@ -128,6 +130,10 @@ def rollout(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, toke
         by_oracle = scored.rm
     elif cfg.loop.oracle is Oracle.GOLD:
         by_oracle = scored.gold
+    elif cfg.loop.oracle.needs_pm:
+        by_oracle = _pm_scores(preference_model, tokenizer, prompts, scored, g.n)
+        store.write([Score(store.run_id, x.generation_id, "pm", v) for x, v in zip(scored.generations, by_oracle)],
+                    f"rollout-pm-{t:03d}")
     else:
         by_oracle = annotator_wins(cfg, scored, g.n, random.Random(cfg.seed * 1000 + 700 + t))
     pairs, ties = [], 0
@@ -202,3 +208,13 @@ def train_iteration(cfg: RunConfig, store: RunStore, t: int, tokenizer, n_prompt
         n_pairs=len(rows),
         n_ties_dropped=n_prompts - len(rows),
     )
+
+
+def _pm_scores(preference_model, tokenizer, prompts: list[Prompt], scored: Scored, n: int) -> list[float]:
+    from workbench.preference_model import rank_groups
+
+    if preference_model is None:
+        raise RuntimeError("loop.oracle=pm needs a trained preference model (models/pm)")
+    groups = [[x.text for x in scored.generations[i * n : (i + 1) * n]] for i in range(len(prompts))]
+    ranked = rank_groups(preference_model, tokenizer, [format_prompt(p.text) for p in prompts], groups)
+    return [s for group in ranked for s in group]

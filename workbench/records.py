@@ -198,7 +198,37 @@ class ExperimentArm:
     overrides: str  # JSON list of the --set overrides that define the arm
 
 
+@dataclass
+class DataFilter:
+    """What the preference-data filters did to one source of a mixture: one row per reason (see filters.py),
+    plus `kept` (pairs after the filters) and `used` (after sampling)."""
+
+    TABLE: typing.ClassVar[str] = "data_filter"
+    run_id: str
+    mixture: str  # mix1, mix2, toy, or "run" for a run's own reward-model data
+    source: str
+    format: str
+    reason: str  # empty_turn, identical, tie, small_margin, low_score_ratio, per_prompt_cap, invalid:<field>, ...
+    count: int
+
+
+@dataclass
+class RMEval:
+    """Pairwise accuracy of a reward model (bt) or the pairwise preference model (pm) on held-out pairs."""
+
+    TABLE: typing.ClassVar[str] = "rm_eval"
+    run_id: str
+    model: str  # bt | pm
+    dataset: str  # toy-heldout (gold-labelled pairs of π0 samples on eval prompts) or a RewardBench file's name
+    section: str  # chat, chat-hard, safety, reasoning, or "all"
+    n: int  # pairs
+    accuracy: float  # share ranked right (ties half); pm: both orders averaged
+    accuracy_chosen_a: float  # pm only (position bias): accuracy with the chosen response in slot A; NaN for bt
+    accuracy_chosen_b: float  # pm only: with the chosen response in slot B
+
+
 TABLES: dict[str, type] = {
     cls.TABLE: cls
-    for cls in (Run, Stage, Prompt, Iteration, Generation, Score, Pair, Metric, EvalRow, Label, ExperimentArm)
+    for cls in (Run, Stage, Prompt, Iteration, Generation, Score, Pair, Metric, EvalRow, Label, ExperimentArm,
+                DataFilter, RMEval)
 }

@@ -27,7 +27,7 @@ from workbench.annotator import preference_probability, prefers_a
 from workbench.config import Algorithm, Reference, RunConfig, from_dict, to_dict
 from workbench.evaluation import eval_metrics, gold_preference, kl_estimate
 from workbench.labels import extra_reward_rows
-from workbench.records import EvalRow, Iteration, Metric, Pair, Run, Stage
+from workbench.records import DataFilter, EvalRow, Iteration, Metric, Pair, Run, Stage
 from workbench.store import RunStore, query
 
 PER_ITERATION = ("rollout", "iteration", "evaluate")
@@ -97,8 +97,9 @@ class Pipeline:
         if missing:
             raise ValueError(f"cannot fork {base.run_id}: stages {sorted(missing)} have not finished")
         new = cls(cfg, base.store.root, run_id, log)
-        for name in ("tokenizer", "init", "sft", "rm"):
-            shutil.copytree(base.store.model_dir(name), new.store.model_dir(name), dirs_exist_ok=True)
+        for name in ("tokenizer", "init", "sft", "rm", "pm"):
+            if base.store.model_dir(name).exists():
+                shutil.copytree(base.store.model_dir(name), new.store.model_dir(name), dirs_exist_ok=True)
         with new._stage("world", 0, 1):  # its own prompts: the loop's may differ in number
             new.store.write(new.get_world().prompts, "world")
         for group in ("sft-000", "reward-000", "evaluate-000"):
@@ -172,19 +173,26 @@ class Pipeline:
             cfg, store, tokenizer = self.cfg, self.store, self.tokenizer()
             prompts = self.get_world().split("pref")
             k = cfg.reward.pairs_per_prompt
-            scored = loop.sample_and_score(
-                cfg, model.load_policy(self.policy_dir(0)), tokenizer, None, prompts,
-                iteration=0, purpose="pref", n=2 * k, temperatures=[1.0], max_new_tokens=cfg.generation.max_new_tokens,
-                seed=cfg.seed * 1000 + 500,
-            )
+            pi0 = model.load_policy(self.policy_dir(0))
+            if cfg.reward.source == "toy":  # the world's demonstrations instead of π0's samples
+                from workbench.mixtures import demonstration_samples
+
+                scored = demonstration_samples(cfg, prompts, 2 * k, tokenizer, seed=cfg.seed * 1000 + 500)
+            else:
+                scored = loop.sample_and_score(
+                    cfg, pi0, tokenizer, None, prompts,
+                    iteration=0, purpose="pref", n=2 * k, temperatures=[1.0],
+                    max_new_tokens=cfg.generation.max_new_tokens, seed=cfg.seed * 1000 + 500,
+                )
             rng = random.Random(cfg.seed * 1000 + 7)
             pairs, rows = [], []
-            agree = gold_decided = longer = length_decided = 0
+            agree = gold_decided = longer = length_decided = identical = 0
             for i, p in enumerate(prompts):
                 for j in range(k):
                     ia, ib = i * 2 * k + 2 * j, i * 2 * k + 2 * j + 1
                     a, b = scored.generations[ia], scored.generations[ib]
                     if a.text == b.text:  # the same response twice carries no preference
+                        identical += 1
                         continue
                     ua, ub = scored.gold[ia], scored.gold[ib]
                     a_wins = prefers_a(rng, ua, ub, a.n_chars, b.n_chars, cfg.annotator)
@@ -206,7 +214,21 @@ class Pipeline:
             rows += extra_reward_rows(cfg.reward.extra_pairs, store.root)  # e.g. human labels from the viewer
             if not rows:
                 raise RuntimeError("π0's samples for the preference prompts are all identical in pairs; no reward-model data")
+            store.write([DataFilter(self.run_id, "run", "toy-annotator", "toy", "identical", identical),
+                         DataFilter(self.run_id, "run", "toy-annotator", "toy", "kept", len(rows))], "rm-train")
             metrics = reward.train_reward(cfg, rows, self.policy_dir(0), tokenizer, store.model_dir("rm"))
+            pm = None
+            if cfg.reward.train_pm or cfg.loop.oracle.needs_pm:
+                from workbench.preference_model import load_pm, train_pm
+
+                train_pm(cfg, rows, self.policy_dir(0), tokenizer, store.model_dir("pm"))
+                pm = load_pm(store.model_dir("pm"))
+            # both models' accuracy by section on gold-labelled held-out pairs (the `rm_eval` table)
+            from workbench import rm_eval
+
+            held_out = rm_eval.toy_pairs_for_run(cfg, self.get_world().split("eval"), pi0, tokenizer)
+            bt = reward.load_reward_model(store.model_dir("rm"), tokenizer)
+            store.write(rm_eval.evaluate_heldout(self.run_id, held_out, tokenizer, bt, pm), "rm-eval-" + rm_eval.HELDOUT)
             out = {
                 "rm_train_pairs": float(len(rows)),
                 "annotator_gold_agreement": agree / gold_decided if gold_decided else float("nan"),
@@ -222,7 +244,13 @@ class Pipeline:
 
         with self._stage("rollout", t, 10 + t):
             tokenizer = self.tokenizer()
-            loop.rollout(self.cfg, self.store, self.get_world().split("iter", t), t, tokenizer, self.reward_model(tokenizer))
+            pm = None
+            if self.cfg.loop.oracle.needs_pm:
+                from workbench.preference_model import load_pm
+
+                pm = load_pm(self.store.model_dir("pm"))
+            loop.rollout(self.cfg, self.store, self.get_world().split("iter", t), t, tokenizer,
+                         self.reward_model(tokenizer), pm)
 
     def iteration(self, t: int) -> None:
         """Iteration t, second half: DPO on the rollout's pairs, π_{t−1} → π_t (loop.py)."""

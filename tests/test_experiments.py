@@ -11,7 +11,7 @@ from workbench.store import query
 EXPECTED_ARMS = {
     "online-vs-offline": ["online", "offline"],
     "length-penalty": ["lambda=0", "lambda=0.005", "lambda=0.02"],
-    "oracle": ["rm", "annotator", "gold"],
+    "oracle": ["rm", "pm", "annotator", "gold"],
     "trl-online-dpo": ["ours", "trl-online-dpo"],
 }
 

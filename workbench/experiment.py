@@ -12,8 +12,9 @@ Experiments:
   number of RM-labelled best-vs-worst pairs drawn from π0's samples (the paper's DPO baseline); π0 is the
   iteration-0 row.
 - length-penalty: λ ∈ {0, 0.005, 0.02} (per character) against the length-biased RM.
-- oracle: the loop's scorer: the BT RM, the simulated annotator (sampled pairwise labels), the gold utility (the
-  ceiling: best-vs-worst DPO with perfect labels). `ceiling_share` = (WR_arm − 0.5) / (WR_gold − 0.5).
+- oracle: the loop's scorer: the BT RM, the pairwise preference model (round-robin win probability), the
+  simulated annotator (sampled pairwise labels), the gold utility (the ceiling: best-vs-worst DPO with perfect
+  labels). `ceiling_share` = (WR_arm − 0.5) / (WR_gold − 0.5).
 - trl-online-dpo: our loop vs TRL's OnlineDPOTrainer with the same RM as its reward, given the wall-clock time
   our loop's rollout and DPO stages took on the same seed, on the same prompts.
 """
@@ -52,7 +53,8 @@ def arms(experiment: str, cfg: RunConfig) -> list[Arm]:
     if experiment == "length-penalty":
         return [Arm(f"lambda={x:g}", (f"loop.length_penalty={x}",)) for x in (0.0, 0.005, 0.02)]
     if experiment == "oracle":
-        return [Arm(o, (f"loop.oracle={o}",)) for o in ("rm", "annotator", "gold")]
+        # every arm trains the PM in the shared reward stage, so the pm arm can fork the first
+        return [Arm(o, (f"loop.oracle={o}", "reward.train_pm=true")) for o in ("rm", "pm", "annotator", "gold")]
     if experiment == "trl-online-dpo":
         # the budget is filled in per seed from the first arm's wall time (see `run_experiment`)
         return [Arm("ours"), Arm("trl-online-dpo", ("loop.algorithm=trl_online_dpo", "loop.iterations=1",

@@ -6,6 +6,7 @@
     workbench label [--root DIR] [--run RUN] [--port N] [--public]
     workbench label export --format trl --out FILE [--root DIR] [--run RUN]
     workbench dashboard [--root DIR] [--port N] [--host ADDR]
+    workbench notebook NAME [--root DIR]  |  workbench notebook --strip
 """
 
 from __future__ import annotations
@@ -152,6 +153,23 @@ def cmd_dashboard(args) -> int:
     return 0  # not reached
 
 
+def cmd_notebook(args) -> int:
+    """Open a notebook of notebooks/ in JupyterLab, or strip the outputs of all of them."""
+    from workbench import notebooks
+
+    if args.strip:
+        if args.name:
+            raise ConfigError("--strip strips every notebook: give no NAME")
+        for path in notebooks.notebooks():
+            print(f"{'stripped' if notebooks.strip(path) else 'clean   '}  {path.name}")
+        return 0
+    if not args.name:
+        names = ", ".join(p.stem for p in notebooks.notebooks())
+        print(f"workbench notebook: give a NAME ({names}) or --strip", file=sys.stderr)
+        return 2
+    return notebooks.open_in_lab(notebooks.find(args.name), args.root)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="Online iterative RLHF workbench.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -205,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 shares it on the network)")
     d.set_defaults(fn=cmd_dashboard)
+
+    nb = sub.add_parser("notebook", help="open a notebook of notebooks/ in JupyterLab, or --strip their outputs")
+    nb.add_argument("name", nargs="?", help="01_quickstart, 02_length_bias, ... (a unique prefix such as 01 works)")
+    nb.add_argument("--root", default="runs", help="the store the notebook uses, passed as $WORKBENCH_ROOT (default ./runs)")
+    nb.add_argument("--strip", action="store_true", help="remove outputs and execution counts from every notebook")
+    nb.set_defaults(fn=cmd_notebook)
     return p
 
 

@@ -9,6 +9,7 @@
     workbench data prepare --format NAME --file PATH [--json] [--skip-invalid] [--out FILE]
     workbench data mix NAME [--source NAME=PATH ...] [--out FILE] [--json] [--root DIR]
     workbench rm eval [--root DIR] [--run RUN] [--file PATH]
+    workbench notebook NAME [--root DIR]  |  workbench notebook --strip
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import csv
 import json
 import math
 import sys
+
+import duckdb
 
 from workbench.config import ConfigError, load_config
 from workbench.store import StoreError
@@ -254,6 +257,23 @@ def cmd_rm_eval(args) -> int:
     return 0
 
 
+def cmd_notebook(args) -> int:
+    """Open a notebook of notebooks/ in JupyterLab, or strip the outputs of all of them."""
+    from workbench import notebooks
+
+    if args.strip:
+        if args.name:
+            raise ConfigError("--strip strips every notebook: give no NAME")
+        for path in notebooks.notebooks():
+            print(f"{'stripped' if notebooks.strip(path) else 'clean   '}  {path.name}")
+        return 0
+    if not args.name:
+        names = ", ".join(p.stem for p in notebooks.notebooks())
+        print(f"workbench notebook: give a NAME ({names}) or --strip", file=sys.stderr)
+        return 2
+    return notebooks.open_in_lab(notebooks.find(args.name), args.root)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="Online iterative RLHF workbench.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -350,7 +370,16 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("--run", help="run id (default: the latest run under --root)")
     me.add_argument("--file", help="a RewardBench-format file (.jsonl/.parquet) to evaluate on")
     me.set_defaults(fn=cmd_rm_eval)
+    nb = sub.add_parser("notebook", help="open a notebook of notebooks/ in JupyterLab, or --strip their outputs")
+    nb.add_argument("name", nargs="?", help="01_quickstart, 02_length_bias, ... (a unique prefix such as 01 works)")
+    nb.add_argument("--root", default="runs", help="the store the notebook uses, passed as $WORKBENCH_ROOT (default ./runs)")
+    nb.add_argument("--strip", action="store_true", help="remove outputs and execution counts from every notebook")
+    nb.set_defaults(fn=cmd_notebook)
     return p
+
+
+# Commands whose ValueErrors are the user's input (a bad file, query, seed list), reported as one line.
+INPUT_ERRORS_FROM = ("sql", "export", "experiment", "data", "rm", "label", "notebook")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -363,26 +392,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"workbench: config error: {e}", file=sys.stderr)
         return 2
     except (FileNotFoundError, StoreError) as e:
-        print(f"workbench: {e}", file=sys.stderr)
+        print(f"workbench {args.command}: {e}", file=sys.stderr)
         return 2
-    except ValueError as e:
-        if args.command == "export":
-            print(f"workbench export: {e}", file=sys.stderr)
-        from workbench.datasets import DataError
-
-        if isinstance(e, DataError):
-            print(f"workbench {args.command}: {e}", file=sys.stderr)
-            return 2
-        if args.command != "sql":
-            raise
-        print(f"workbench sql: {e}", file=sys.stderr)
-        return 2
-    except Exception as e:  # DuckDB's own errors for a bad query: a message, not a traceback
-        if args.command != "sql" or type(e).__module__.split(".")[0] != "duckdb":
-            raise
-        print(f"workbench sql: {e}", file=sys.stderr)
-    except FileNotFoundError as e:
-        if args.command not in ("rm", "data"):
+    except (ValueError, duckdb.Error) as e:  # DataError and PromptFileError are ValueErrors
+        if args.command not in INPUT_ERRORS_FROM:
             raise
         print(f"workbench {args.command}: {e}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib.util
 
 # package → the extra of this project that installs it
-EXTRAS = {"streamlit": "app", "gradio": "app", "playwright": "dev", "vllm": "vllm"}
+EXTRAS = {"streamlit": "app", "gradio": "app", "playwright": "dev", "vllm": "vllm", "jupyterlab": "notebooks"}
 
 
 def is_available(package: str) -> bool:

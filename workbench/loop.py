@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.config import Oracle, Reference, RunConfig
-from workbench.generation import generate
+from workbench.generation import get_generator
 from workbench.model import load_policy, training_args
 from workbench.records import Generation, Iteration, Pair, Prompt, Score
 from workbench.reward import score
@@ -48,9 +48,11 @@ def sample_and_score(
     max_new_tokens: int,
     seed: int,
 ) -> Scored:
-    """Sample n responses per prompt and score each with the gold oracle and (when given) the reward model."""
+    """Sample n responses per prompt and score each with the gold oracle and (when given) the reward model.
+
+    `policy` is a `save_pretrained` folder or a model loaded from one; the configured backend samples from it."""
     g = cfg.generation
-    samples = generate(
+    samples = get_generator(g).generate(
         policy,
         tokenizer,
         [format_prompt(p.text) for p in prompts],
@@ -58,7 +60,6 @@ def sample_and_score(
         temperatures=temperatures,
         top_p=g.top_p,
         max_new_tokens=max_new_tokens,
-        batch_size=g.batch_size,
         seed=seed,
         desc=f"{purpose} π{iteration}",
     )
@@ -118,7 +119,7 @@ def run_iteration(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int
     prev = store.model_dir("sft" if t == 1 else f"policy_{t - 1}")
     ref = store.model_dir("sft") if cfg.loop.reference is Reference.INITIAL else prev
     scored = sample_and_score(
-        cfg, load_policy(prev), tokenizer, reward_model, prompts,
+        cfg, prev, tokenizer, reward_model, prompts,
         iteration=t, purpose="rollout", n=g.n, temperatures=g.temperatures, max_new_tokens=g.max_new_tokens,
         seed=cfg.seed * 1000 + t,
     )

@@ -134,14 +134,14 @@ class Pipeline:
 
     def reward(self) -> None:
         """Sample 2k responses per preference prompt from π0, let the annotator label k pairs, train the BT RM."""
-        from workbench import loop, model, reward, world
+        from workbench import loop, reward, world
 
         start = self._begin(3)
         cfg, store, tokenizer = self.cfg, self.store, self.tokenizer()
         prompts = self.get_world().split("pref")
         k = cfg.reward.pairs_per_prompt
         scored = loop.sample_and_score(
-            cfg, model.load_policy(self.policy_dir(0)), tokenizer, None, prompts,
+            cfg, self.policy_dir(0), tokenizer, None, prompts,
             iteration=0, purpose="pref", n=2 * k, temperatures=[1.0], max_new_tokens=cfg.generation.max_new_tokens,
             seed=cfg.seed * 1000 + 500,
         )

@@ -5,6 +5,7 @@
     workbench sql [--root DIR] [--json] "SELECT ..."
     workbench label [--root DIR] [--run RUN] [--port N] [--public]
     workbench label export --format trl --out FILE [--root DIR] [--run RUN]
+    workbench stage NAME --run RUN [--iteration T] [--root DIR]     # one stage; `iteration` runs under accelerate
 """
 
 from __future__ import annotations
@@ -122,6 +123,15 @@ def cmd_label(args) -> int:
     return 0
 
 
+def cmd_stage(args) -> int:
+    from workbench.run import Pipeline
+
+    pipeline = Pipeline.resume(args.root, args.run)
+    method = getattr(pipeline, args.name)
+    method(args.iteration) if args.name in ("iteration", "evaluate") else method()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="Online iterative RLHF workbench.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -168,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     # SUPPRESS: given after `export` they set the value, otherwise the one given before `export` stays.
     ex.add_argument("--root", default=argparse.SUPPRESS)
     ex.add_argument("--run", default=argparse.SUPPRESS, help="one run's labels (default: every run under --root)")
+
+    st = sub.add_parser("stage", help="run one stage of an existing run (the iteration stage runs multi-process "
+                                      "under accelerate launch / torchrun)")
+    st.add_argument("name", choices=["world", "sft", "reward", "iteration", "evaluate"])
+    st.add_argument("--run", required=True)
+    st.add_argument("--iteration", type=int, default=1, help="for iteration and evaluate (default 1)")
+    st.add_argument("--root", default="runs")
+    st.set_defaults(fn=cmd_stage)
     return p
 
 

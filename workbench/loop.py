@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.config import Oracle, Reference, RunConfig
+from workbench.distributed import broadcast_object, is_main_process, rank_log_callback
 from workbench.generation import get_generator
 from workbench.model import load_policy, training_args
 from workbench.records import Generation, Iteration, Pair, Prompt, Score
@@ -105,19 +106,45 @@ def train_dpo(cfg: RunConfig, rows: list[dict], policy_dir: Path, ref_dir: Path,
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
+        callbacks=[rank_log_callback(out / "trainer")],
     )
     result = trainer.train()
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(out)
+    trainer.save_model(str(out))  # rank 0 only, the full (gathered) weights under ZeRO-3 / FSDP
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(out)
     return dict(result.metrics)
 
 
 def run_iteration(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, tokenizer, reward_model) -> Iteration:
     """Iteration t: sample from π_{t−1}, pick pairs, train π_t. Writes generations, scores and pairs first (so a
-    dashboard sees them while DPO trains), then the iteration row."""
+    dashboard sees them while DPO trains), then the iteration row.
+
+    Under a multi-process launch (distributed.py) rank 0 samples and writes; every rank trains on its pairs."""
     g = cfg.generation
     prev = store.model_dir("sft" if t == 1 else f"policy_{t - 1}")
     ref = store.model_dir("sft") if cfg.loop.reference is Reference.INITIAL else prev
+    if is_main_process():
+        rows, counts = _sample_and_pair(cfg, store, prompts, t, tokenizer, reward_model, prev)
+    else:
+        rows, counts = None, None
+    rows, counts = broadcast_object((rows, counts))
+    if not rows:
+        raise RuntimeError(f"iteration {t}: every prompt's {g.n} samples scored equal; no DPO pairs to train on")
+    out = store.model_dir(f"policy_{t}")
+    train_dpo(cfg, rows, prev, ref, tokenizer, out, seed=cfg.seed * 1000 + t)
+    return Iteration(
+        run_id=store.run_id,
+        iteration=t,
+        policy_path=str(out.relative_to(store.dir)),
+        reference=cfg.loop.reference.value,
+        n_prompts=len(prompts),
+        **counts,
+    )
+
+
+def _sample_and_pair(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, tokenizer, reward_model, prev):
+    """Samples of π_{t−1}, scored and paired best vs worst; writes them; returns the DPO rows and the counts."""
+    g = cfg.generation
     scored = sample_and_score(
         cfg, prev, tokenizer, reward_model, prompts,
         iteration=t, purpose="rollout", n=g.n, temperatures=g.temperatures, max_new_tokens=g.max_new_tokens,
@@ -141,17 +168,4 @@ def run_iteration(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int
     store.write(scored.generations, f"rollout-{t:03d}")
     store.write(scored.score_rows(store.run_id), f"rollout-{t:03d}")
     store.write(pairs, f"dpo-{t:03d}")
-    if not rows:
-        raise RuntimeError(f"iteration {t}: every prompt's {g.n} samples scored equal; no DPO pairs to train on")
-    out = store.model_dir(f"policy_{t}")
-    train_dpo(cfg, rows, prev, ref, tokenizer, out, seed=cfg.seed * 1000 + t)
-    return Iteration(
-        run_id=store.run_id,
-        iteration=t,
-        policy_path=str(out.relative_to(store.dir)),
-        reference=cfg.loop.reference.value,
-        n_prompts=len(prompts),
-        n_generations=len(scored.generations),
-        n_pairs=len(pairs),
-        n_ties_dropped=ties,
-    )
+    return rows, dict(n_generations=len(scored.generations), n_pairs=len(pairs), n_ties_dropped=ties)

@@ -81,6 +81,10 @@ class Pipeline:
         return {(s, i) for s, i in rows}
 
     def _finish(self, name: str, iteration: int, start: float) -> None:
+        from workbench.distributed import is_main_process
+
+        if not is_main_process():  # a multi-process launch: rank 0 records the stage
+            return
         wall = time.perf_counter() - start
         self.store.write([Stage(self.run_id, name, iteration, wall, datetime.now())], f"{name}-{iteration:03d}")
         label = f"{name} {iteration}" if name in ("iteration", "evaluate") else name
@@ -186,15 +190,17 @@ class Pipeline:
         self._finish("reward", 0, start)
 
     def iteration(self, t: int) -> None:
-        """Iteration t of the loop: π_{t−1} → π_t (loop.py)."""
+        """Iteration t of the loop: π_{t−1} → π_t (loop.py); runs under accelerate / torchrun (distributed.py)."""
         from workbench import loop
+        from workbench.distributed import is_main_process
 
         start = self._begin(10 + t)
         tokenizer = self.tokenizer()
         it = loop.run_iteration(
             self.cfg, self.store, self.get_world().split("iter", t), t, tokenizer, self.reward_model(tokenizer)
         )
-        self.store.write([it], f"iteration-{t:03d}")
+        if is_main_process():
+            self.store.write([it], f"iteration-{t:03d}")
         self._finish("iteration", t, start)
 
     def evaluate(self, t: int) -> None:

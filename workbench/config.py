@@ -52,6 +52,7 @@ class WorldConfig:
     n_capability: int = 100  # held-out capability prompts (never in preference data): the alignment tax
     demo_error_rate: float = 0.35  # share of demonstrations with a wrong answer / off-topic content
     demo_verbose_rate: float = 0.3  # share of demonstrations padded with filler sentences
+    prompt_dataset: str = ""  # hub dataset of loop prompts (e.g. RLHFlow/iterative-prompt-v1-iter1-20K); "" = toy world. NOT WIRED YET
 
     def __post_init__(self):
         for name in ("n_sft", "n_pref", "n_iter", "n_eval", "n_capability"):
@@ -84,6 +85,7 @@ class ModelConfig:
     num_heads: int = 4
     intermediate_size: int = 256
     max_length: int = 96  # prompt + response tokens
+    pretrained: str = ""  # hub id or folder of π0 (e.g. RLHFlow/LLaMA3-SFT); "" = the tiny Llama above. NOT WIRED YET
 
     def __post_init__(self):
         if self.hidden_size % self.num_heads:
@@ -108,6 +110,9 @@ class RewardStageConfig:
     learning_rate: float = 3e-4
     batch_size: int = 32
     extra_pairs: list[str] = field(default_factory=list)  # more training pairs: "human" = the store's human labels
+    gradient_accumulation_steps: int = 1  # global batch = batch_size × processes × this
+    pretrained: str = ""  # a trained BT reward model to use instead of training one (hub id / folder). NOT WIRED YET
+    dataset: str = ""  # hub preference dataset to train the RM on instead of annotator labels. NOT WIRED YET
 
     def __post_init__(self):
         unknown = [s for s in self.extra_pairs if s not in EXTRA_PAIR_SOURCES]
@@ -182,6 +187,7 @@ class DPOStageConfig:
     epochs: float = 2.0
     batch_size: int = 32
     loss_type: list[str] = field(default_factory=lambda: ["sigmoid"])  # TRL names; ["sigmoid", "sft"] = RPO
+    gradient_accumulation_steps: int = 1  # global batch = batch_size × processes × this
 
 
 @dataclass
@@ -205,6 +211,21 @@ class RunConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
     dpo: DPOStageConfig = field(default_factory=DPOStageConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+# Fields a config can already carry (configs/llama3-8b-rlhflow.yaml sets them) but the pipeline does not read yet:
+# a run with any of them set stops with this list instead of silently running the toy world.
+NOT_WIRED = ("world.prompt_dataset", "model.pretrained", "reward.pretrained", "reward.dataset")
+
+
+def not_wired(cfg: "RunConfig") -> list[str]:
+    """The NOT_WIRED fields that `cfg` sets (non-empty)."""
+    out = []
+    for dotted in NOT_WIRED:
+        section, name = dotted.split(".")
+        if getattr(getattr(cfg, section), name):
+            out.append(dotted)
+    return out
 
 
 def to_dict(cfg) -> dict:

@@ -95,7 +95,8 @@ def train_dpo(cfg: RunConfig, rows: list[dict], policy_dir: Path, ref_dir: Path,
 
     d = cfg.dpo
     args = DPOConfig(
-        **training_args(seed, out / "trainer", d.epochs, d.learning_rate, d.batch_size, cfg.report_to),
+        **training_args(seed, out / "trainer", d.epochs, d.learning_rate, d.batch_size, cfg.report_to,
+                         d.gradient_accumulation_steps),
         beta=d.beta,
         loss_type=list(d.loss_type),
         max_length=cfg.model.max_length,

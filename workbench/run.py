@@ -50,6 +50,11 @@ class Pipeline:
     """One run: its config, its folder and store, and one method per stage."""
 
     def __init__(self, cfg: RunConfig, root: str | Path = "runs", run_id: str | None = None, log=print):
+        from workbench.config import ConfigError, not_wired
+
+        if not_wired(cfg):
+            raise ConfigError(f"{', '.join(not_wired(cfg))}: set, but not wired into the pipeline yet (hub models and "
+                              "datasets are the next step); leave them empty to run the toy world")
         self.cfg = cfg
         self.log = log
         self.store = RunStore(root, run_id or new_run_id(cfg.name))

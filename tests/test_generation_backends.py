@@ -1,7 +1,9 @@
 """The generator interface: both backends give n samples per prompt in the same layout; vLLM reuses its engine."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +12,8 @@ from workbench import import_utils
 from workbench.config import Backend, ConfigError, load_config
 from workbench.generation import HFGenerator, get_generator, sample_temperatures
 from workbench.world import format_prompt
+
+REPO = Path(__file__).resolve().parent.parent
 
 N, TEMPS, MAX_NEW = 4, [1.0, 0.7], 12
 
@@ -87,3 +91,21 @@ def test_vllm_backend_matches_hf_layout_and_reloads_weights(tiny, tmp_path):
         assert [s.text for s in again] == [s.text for s in first]  # same weights and seed: same samples
     finally:
         gen.close()
+
+
+@require_vllm
+def test_quick_preset_runs_with_the_vllm_backend(tmp_path):
+    """The whole quick preset through the CLI with generation.backend=vllm: every stage samples through one engine."""
+    from workbench.store import query
+
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.run([sys.executable, "-m", "workbench", "run", "--preset", "quick", "--root", str(tmp_path),
+                           "--set", "generation.backend=vllm"], env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    cfg = load_config(preset="quick")
+    _, rows = query(tmp_path, "select iteration, count(*), max(n_tokens) from generations where purpose = 'rollout' "
+                              "group by iteration order by iteration")
+    assert rows == [(t, cfg.world.n_iter * cfg.generation.n, rows[t - 1][2]) for t in (1, 2)]
+    assert all(0 < r[2] <= cfg.generation.max_new_tokens for r in rows)
+    _, [(status,)] = query(tmp_path, "select count(*) from stages where stage = 'done'")
+    assert status == 1

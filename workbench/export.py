@@ -84,8 +84,7 @@ def format_conversation(tokenizer, turns: list[str], answers: list[str]) -> str:
 
 def export_outputs(root: str | Path, run_id: str, iteration: int, prompts_file: str | Path, out: str | Path | None = None):
     """Generate with π_iteration of the run and write both files; returns their paths."""
-    from workbench.generation import generate
-    from workbench.model import load_policy
+    from workbench.generation import get_generator
     from workbench.run import EVAL_SEED, Pipeline
 
     records = read_prompts(prompts_file)
@@ -96,15 +95,15 @@ def export_outputs(root: str | Path, run_id: str, iteration: int, prompts_file: 
     policy_dir = pipeline.policy_dir(iteration)
     if not policy_dir.exists():
         raise FileNotFoundError(f"run {run_id} has no π{iteration} yet ({policy_dir} does not exist)")
-    policy, tokenizer = load_policy(policy_dir), pipeline.tokenizer()
+    tokenizer, generator_ = pipeline.tokenizer(), get_generator(cfg.generation)
     generator = f"{run_id}-pi{iteration}"
     answers: list[list[str]] = [[] for _ in records]
     for turn in range(max(len(r["turns"]) for r in records)):
         todo = [i for i, r in enumerate(records) if len(r["turns"]) > turn]
         texts = [format_conversation(tokenizer, records[i]["turns"], answers[i]) for i in todo]
-        samples = generate(policy, tokenizer, texts, n=1, temperatures=[cfg.eval.temperature], top_p=cfg.generation.top_p,
-                           max_new_tokens=cfg.eval.max_new_tokens, batch_size=cfg.generation.batch_size,
-                           seed=EVAL_SEED + turn, desc=f"export turn {turn + 1}")
+        samples = generator_.generate(policy_dir, tokenizer, texts, n=1, temperatures=[cfg.eval.temperature],
+                                      top_p=cfg.generation.top_p, max_new_tokens=cfg.eval.max_new_tokens,
+                                      seed=EVAL_SEED + turn, desc=f"export turn {turn + 1}")
         for i, s in zip(todo, samples):
             answers[i].append(s.text)
     out = Path(out) if out else pipeline.store.dir / "exports" / f"iteration_{iteration}"

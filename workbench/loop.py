@@ -15,7 +15,8 @@ from pathlib import Path
 
 from workbench.annotator import prefers_a
 from workbench.config import Oracle, Reference, RunConfig
-from workbench.generation import generate
+from workbench.distributed import rank_log_callback
+from workbench.generation import get_generator
 from workbench.model import load_policy, training_args
 from workbench.records import Generation, Iteration, Pair, Prompt, Score
 from workbench.reward import score
@@ -52,9 +53,11 @@ def sample_and_score(
     max_new_tokens: int,
     seed: int,
 ) -> Scored:
-    """Sample n responses per prompt and score each with the gold oracle and (when given) the reward model."""
+    """Sample n responses per prompt and score each with the gold oracle and (when given) the reward model.
+
+    `policy` is a `save_pretrained` folder or a model loaded from one; the configured backend samples from it."""
     g = cfg.generation
-    samples = generate(
+    samples = get_generator(g).generate(
         policy,
         tokenizer,
         [format_prompt(p.text) for p in prompts],
@@ -62,7 +65,6 @@ def sample_and_score(
         temperatures=temperatures,
         top_p=g.top_p,
         max_new_tokens=max_new_tokens,
-        batch_size=g.batch_size,
         seed=seed,
         desc=f"{purpose} π{iteration}",
     )
@@ -97,7 +99,8 @@ def train_dpo(cfg: RunConfig, rows: list[dict], policy_dir: Path, ref_dir: Path,
 
     d = cfg.dpo
     args = DPOConfig(
-        **training_args(seed, out / "trainer", d.epochs, d.learning_rate, d.batch_size, cfg.report_to),
+        **training_args(seed, out / "trainer", d.epochs, d.learning_rate, d.batch_size, cfg.report_to,
+                         d.gradient_accumulation_steps),
         beta=d.beta,
         loss_type=list(d.loss_type),
         max_length=cfg.model.max_length,
@@ -108,10 +111,12 @@ def train_dpo(cfg: RunConfig, rows: list[dict], policy_dir: Path, ref_dir: Path,
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
+        callbacks=[rank_log_callback(out / "trainer")],
     )
     result = trainer.train()
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(out)
+    trainer.save_model(str(out))  # rank 0 only, the full (gathered) weights under ZeRO-3 / FSDP
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(out)
     return dict(result.metrics)
 
 
@@ -122,7 +127,7 @@ def rollout(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, toke
     score is its round-robin mean win probability under the preference model (preference_model.py)."""
     g = cfg.generation
     scored = sample_and_score(
-        cfg, load_policy(policy_dir(store, t - 1)), tokenizer, reward_model, prompts,
+        cfg, policy_dir(store, t - 1), tokenizer, reward_model, prompts,
         iteration=t, purpose="rollout", n=g.n, temperatures=g.temperatures, max_new_tokens=g.max_new_tokens,
         seed=cfg.seed * 1000 + t,
     )

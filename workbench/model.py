@@ -82,7 +82,8 @@ def load_policy(path: Path):
     return AutoModelForCausalLM.from_pretrained(path, dtype="float32")
 
 
-def training_args(run_seed: int, out: Path, epochs: float, learning_rate: float, batch_size: int, report_to: list[str]) -> dict:
+def training_args(run_seed: int, out: Path, epochs: float, learning_rate: float, batch_size: int, report_to: list[str],
+                  gradient_accumulation_steps: int = 1) -> dict:
     """Keyword arguments every TRL config here shares.
 
     TRL configs default to bf16 and gradient checkpointing, which the CPU does not want; `report_to` passes the
@@ -96,6 +97,7 @@ def training_args(run_seed: int, out: Path, epochs: float, learning_rate: float,
         num_train_epochs=epochs,
         learning_rate=learning_rate,
         per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=gradient_accumulation_steps,
         lr_scheduler_type="linear",
         warmup_steps=0,
         logging_steps=10,

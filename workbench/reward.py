@@ -32,7 +32,8 @@ def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, ou
 
     r = cfg.reward
     args = RewardConfig(
-        **training_args(cfg.seed, out / "trainer", r.epochs, r.learning_rate, r.batch_size, cfg.report_to),
+        **training_args(cfg.seed, out / "trainer", r.epochs, r.learning_rate, r.batch_size, cfg.report_to,
+                         r.gradient_accumulation_steps),
         max_length=cfg.model.max_length,
     )
     trainer = RewardTrainer(

@@ -55,11 +55,20 @@ class Pipeline:
     """One run: its config, its folder and store, and one method per stage."""
 
     def __init__(self, cfg: RunConfig, root: str | Path = "runs", run_id: str | None = None, log=print):
+        from workbench.config import ConfigError, not_wired
+        from workbench.distributed import is_main_process
+
+        if not_wired(cfg):
+            raise ConfigError(f"{', '.join(not_wired(cfg))}: set, but not wired into the pipeline yet (hub models and "
+                              "datasets are the next step); leave them empty to run the toy world")
         self.cfg = cfg
         self.log = log
         self.store = RunStore(root, run_id or new_run_id(cfg.name))
         self.run_id = self.store.run_id
-        if not (self.store.dir / "config.yaml").exists():
+        # Under a multi-process launch (distributed.py) only rank 0 writes the store; the other ranks train.
+        self.main_process = is_main_process()
+        self.store.writes_enabled = self.main_process
+        if self.main_process and not (self.store.dir / "config.yaml").exists():
             self.store.dir.mkdir(parents=True, exist_ok=True)
             self.store.write(
                 [Run(self.run_id, datetime.now(), cfg.name, cfg.seed, cfg.world.seed, cfg.loop.iterations,
@@ -118,6 +127,9 @@ class Pipeline:
         """Seed, time and commit one stage: its writes and its `stages` row become visible together at the end."""
         _seed_everything(self.cfg.seed * 1000 + offset, self.cfg.threads)
         start = time.perf_counter()
+        if not self.main_process:  # rank > 0 of a multi-process launch: train, record nothing
+            yield
+            return
         with self.store.transaction(f"{name}-{iteration:03d}"):
             yield
             wall = time.perf_counter() - start
@@ -167,20 +179,19 @@ class Pipeline:
 
     def reward(self) -> None:
         """Sample 2k responses per preference prompt from π0, let the annotator label k pairs, train the BT RM."""
-        from workbench import loop, model, reward, world
+        from workbench import loop, reward, world
 
         with self._stage("reward", 0, 3):
             cfg, store, tokenizer = self.cfg, self.store, self.tokenizer()
             prompts = self.get_world().split("pref")
             k = cfg.reward.pairs_per_prompt
-            pi0 = model.load_policy(self.policy_dir(0))
             if cfg.reward.source == "toy":  # the world's demonstrations instead of π0's samples
                 from workbench.mixtures import demonstration_samples
 
                 scored = demonstration_samples(cfg, prompts, 2 * k, tokenizer, seed=cfg.seed * 1000 + 500)
             else:
                 scored = loop.sample_and_score(
-                    cfg, pi0, tokenizer, None, prompts,
+                    cfg, self.policy_dir(0), tokenizer, None, prompts,
                     iteration=0, purpose="pref", n=2 * k, temperatures=[1.0],
                     max_new_tokens=cfg.generation.max_new_tokens, seed=cfg.seed * 1000 + 500,
                 )
@@ -226,7 +237,7 @@ class Pipeline:
             # both models' accuracy by section on gold-labelled held-out pairs (the `rm_eval` table)
             from workbench import rm_eval
 
-            held_out = rm_eval.toy_pairs_for_run(cfg, self.get_world().split("eval"), pi0, tokenizer)
+            held_out = rm_eval.toy_pairs_for_run(cfg, self.get_world().split("eval"), self.policy_dir(0), tokenizer)
             bt = reward.load_reward_model(store.model_dir("rm"), tokenizer)
             store.write(rm_eval.evaluate_heldout(self.run_id, held_out, tokenizer, bt, pm), "rm-eval-" + rm_eval.HELDOUT)
             out = {
@@ -292,10 +303,12 @@ class Pipeline:
             prompts = w.split("eval")
             sample = dict(n=1, temperatures=[cfg.eval.temperature], max_new_tokens=cfg.eval.max_new_tokens, seed=EVAL_SEED)
             scored = loop.sample_and_score(
-                cfg, policy, tokenizer, self.reward_model(tokenizer), prompts, iteration=t, purpose="eval", **sample
+                cfg, self.policy_dir(t), tokenizer, self.reward_model(tokenizer), prompts, iteration=t, purpose="eval",
+                **sample,
             )
             capability = loop.sample_and_score(
-                cfg, policy, tokenizer, None, w.split("capability"), iteration=t, purpose="capability", **sample
+                cfg, self.policy_dir(t), tokenizer, None, w.split("capability"), iteration=t, purpose="capability",
+                **sample,
             )
             if t == 0:
                 base_gens, base_gold = scored.generations, scored.gold

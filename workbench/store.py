@@ -52,6 +52,7 @@ class RunStore:
         self.run_id = run_id
         self.dir = self.root / run_id
         self._group: str | None = None
+        self.writes_enabled = True  # False on ranks > 0 of a multi-process launch: writes do nothing
 
     def model_dir(self, name: str) -> Path:
         return self.dir / "models" / name
@@ -96,7 +97,7 @@ class RunStore:
 
     def write(self, rows: list, segment: str) -> Path | None:
         """Write `rows` (records of one table) as `segment`; atomic: whole or not at all."""
-        if not rows:
+        if not rows or not self.writes_enabled:
             return None
         _check_name(segment)
         cls = type(rows[0])

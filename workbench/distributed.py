@@ -1,0 +1,65 @@
+"""Multi-process training: what changes when a stage runs under `accelerate launch` or `torchrun`.
+
+    accelerate launch --config_file configs/accelerate/cpu_2proc.yaml -m workbench stage iteration --iteration 1 --run RUN
+    torchrun --nproc_per_node 2 -m workbench stage iteration --iteration 1 --run RUN
+
+The `iteration` stage is multi-process aware: rank 0 samples, scores, picks the pairs and writes the tables; the
+pairs are broadcast to every rank; all ranks train DPO together (TRL's DPOTrainer: data parallel, each rank a
+different half of every global batch — DDP, DeepSpeed ZeRO or FSDP as the accelerate config says); rank 0 saves
+π_t and records the stage. Every rank writes `ranks/rank<r>.json` (world size, optimizer steps it ran) next to the
+trainer's output, so a run shows which processes took part.
+
+Trap: `accelerate launch --cpu --num_processes 2` silently runs ONE process (its CPU multi-process path wants
+mpirun). On a CPU machine use `--multi_gpu --num_processes 2` (or configs/accelerate/cpu_2proc.yaml) or torchrun:
+the trainers pass use_cpu=True and get 2 gloo ranks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    return rank() == 0
+
+
+def broadcast_object(obj):
+    """rank 0's `obj` on every rank (any picklable object); the process group is started the way the trainers
+    start it (accelerate's PartialState: gloo on CPU, nccl on GPUs). A no-op in a single process."""
+    if world_size() == 1:
+        return obj
+    import torch
+    import torch.distributed as dist
+    from accelerate import PartialState
+
+    PartialState(cpu=not torch.cuda.is_available())
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def rank_log_callback(folder: Path):
+    """A TrainerCallback that writes this rank's world size and optimizer steps to folder/ranks/rank<r>.json."""
+    from transformers import TrainerCallback
+
+    class RankLog(TrainerCallback):
+        def on_train_end(self, args, state, control, **kwargs):
+            out = Path(folder) / "ranks"
+            out.mkdir(parents=True, exist_ok=True)
+            record = {"rank": args.process_index, "world_size": args.world_size, "steps": state.global_step,
+                      "per_device_batch_size": args.per_device_train_batch_size}
+            tmp = out / f".rank{args.process_index}.json.tmp"
+            tmp.write_text(json.dumps(record))
+            tmp.replace(out / f"rank{args.process_index}.json")
+
+    return RankLog()

@@ -61,7 +61,7 @@ def generate(
     batches = [list(range(i, min(i + batch_size, len(prompts)))) for i in range(0, len(prompts), batch_size)]
     with torch.no_grad(), tqdm(total=len(prompts) * n, desc=desc, unit="sample", leave=False) as bar:
         for b, idx in enumerate(batches):
-            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True)
+            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(model.device)
             for g, temperature in enumerate(groups):
                 k = temps.count(temperature)
                 first = temps.index(temperature)
@@ -177,6 +177,7 @@ def response_logprobs(
             for j, s in enumerate(seqs):  # left padding, as in generation
                 ids[j, width - len(s) :] = torch.tensor(s)
                 mask[j, width - len(s) :] = 1
+            ids, mask = ids.to(model.device), mask.to(model.device)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)  # as `generate` numbers left-padded rows
             logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, :-1].float()
             logits = logits / temperature

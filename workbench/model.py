@@ -74,12 +74,19 @@ def load_tokenizer(path: Path):
     return AutoTokenizer.from_pretrained(path)
 
 
+def device() -> str:
+    """Where inference runs: the GPU when there is one (the trainers place their models themselves)."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def load_policy(path: Path):
     from transformers import AutoModelForCausalLM
 
     if not Path(path).exists():
         raise FileNotFoundError(f"model folder {path} does not exist")
-    return AutoModelForCausalLM.from_pretrained(path, dtype="float32")
+    return AutoModelForCausalLM.from_pretrained(path, dtype="float32").to(device())
 
 
 def training_args(run_seed: int, out: Path, epochs: float, learning_rate: float, batch_size: int, report_to: list[str],

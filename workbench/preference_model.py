@@ -130,9 +130,10 @@ def prob_a(model, tokenizer, contexts: list[str], slot_a: list[str], slot_b: lis
         with torch.no_grad():
             for i in tqdm(range(0, len(texts), batch_size), desc="score pm", leave=False):
                 enc = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+                enc = enc.to(model.device)
                 logits = model(**enc).logits
                 last = enc["attention_mask"].sum(dim=1) - 1
-                picked = logits[torch.arange(len(last)), last]
+                picked = logits[torch.arange(len(last), device=last.device), last]
                 out += torch.sigmoid(picked[:, id_a] - picked[:, id_b]).tolist()
     finally:
         tokenizer.padding_side = side

@@ -19,7 +19,9 @@ def load_reward_model(path: Path, tokenizer):
 
     if not Path(path).exists():
         raise FileNotFoundError(f"model folder {path} does not exist")
-    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype="float32")
+    from workbench.model import device
+
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype="float32").to(device())
     # The head finds each sequence's last token by its pad id: it must be set, and differ from eos.
     model.config.pad_token_id = tokenizer.pad_token_id
     return model
@@ -65,6 +67,7 @@ def score(model, tokenizer, prompts: list[str], responses: list[str], batch_size
         with torch.no_grad():
             for i in tqdm(range(0, len(texts), batch_size), desc="score rm", leave=False):
                 enc = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+                enc = enc.to(model.device)
                 out += model(**enc).logits[:, 0].tolist()
     finally:
         tokenizer.padding_side = side

@@ -3,11 +3,12 @@
     accelerate launch --config_file configs/accelerate/cpu_2proc.yaml -m workbench stage iteration --iteration 1 --run RUN
     torchrun --nproc_per_node 2 -m workbench stage iteration --iteration 1 --run RUN
 
-The `iteration` stage is multi-process aware: rank 0 samples, scores, picks the pairs and writes the tables; the
-pairs are broadcast to every rank; all ranks train DPO together (TRL's DPOTrainer: data parallel, each rank a
-different half of every global batch — DDP, DeepSpeed ZeRO or FSDP as the accelerate config says); rank 0 saves
-π_t and records the stage. Every rank writes `ranks/rank<r>.json` (world size, optimizer steps it ran) next to the
-trainer's output, so a run shows which processes took part.
+The `iteration` (DPO) stage is multi-process aware: its pairs were committed by the `rollout` stage (one
+process), so every rank reads them from the store; all ranks train DPO together (TRL's DPOTrainer: data parallel,
+each rank a different half of every global batch — DDP, DeepSpeed ZeRO or FSDP as the accelerate config says);
+rank 0 saves π_t and records the stage, and the store's writes are off on the other ranks (run.py). Every rank
+writes `ranks/rank<r>.json` (world size, optimizer steps it ran) next to the trainer's output, so a run shows which
+processes took part.
 
 Trap: `accelerate launch --cpu --num_processes 2` silently runs ONE process (its CPU multi-process path wants
 mpirun). On a CPU machine use `--multi_gpu --num_processes 2` (or configs/accelerate/cpu_2proc.yaml) or torchrun:
@@ -31,21 +32,6 @@ def world_size() -> int:
 
 def is_main_process() -> bool:
     return rank() == 0
-
-
-def broadcast_object(obj):
-    """rank 0's `obj` on every rank (any picklable object); the process group is started the way the trainers
-    start it (accelerate's PartialState: gloo on CPU, nccl on GPUs). A no-op in a single process."""
-    if world_size() == 1:
-        return obj
-    import torch
-    import torch.distributed as dist
-    from accelerate import PartialState
-
-    PartialState(cpu=not torch.cuda.is_available())
-    box = [obj]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
 
 
 def rank_log_callback(folder: Path):

@@ -14,6 +14,7 @@ import pytest
 from workbench.datasets import DataError, PreferencePair, load_pairs, parse_hh_dialogue
 from workbench.filters import FilterConfig, apply_filters, default_filters
 from workbench.mixtures import RECIPES, build_mixture, filter_records
+from workbench.world import SECTIONS
 
 FIX = Path(__file__).parent / "fixtures"
 CLI = [sys.executable, "-m", "workbench"]
@@ -167,7 +168,7 @@ def test_toy_mixture_is_the_worlds_preference_set():
     mix = build_mixture("toy", {}, run_config=cfg)
     (report,) = mix.reports
     assert report.rows == cfg.world.n_pref and report.kept + sum(report.dropped.values()) == cfg.world.n_pref
-    assert {p.section for p in mix.pairs} == {"chat", "reasoning"}
+    assert {p.section for p in mix.pairs} == set(SECTIONS)
 
 
 def test_cli_prepare_json_and_nothing_half_written(tmp_path):

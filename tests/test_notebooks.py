@@ -122,7 +122,9 @@ def test_api_reuse_tables_and_errors(quick_cli_run, tmp_path):
         wb.table("pair")
     with pytest.raises(ValueError, match="no query 'nope'"):
         wb.panel("nope")
-    assert wb.panel("rm_eval", [run_id], table="rm_eval") is None  # not written by this version: "no data yet"
+    rm = wb.panel("rm_eval", [run_id], table="rm_eval")  # the reward stage evaluates BT by section
+    assert set(rm.model) == {"bt"} and "all" in set(rm.section)
+    assert wb.panel("labels_summary", [run_id], table="labels") is None  # nobody labelled: "no data yet"
     fig = wb.plot_curve(run_id, "gold_win_rate")
     assert [list(t.y) for t in fig.data] == [list(stored.value)]
     assert len(Workbench(tmp_path / "empty").runs()) == 0

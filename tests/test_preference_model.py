@@ -8,6 +8,7 @@ from workbench.preference_model import (
     knockout, label_ids, pm_prompt, round_robin_scores, training_rows,
 )
 from workbench.rm_eval import bt_win_probability, pairwise_accuracy, section_rows
+from workbench.world import SECTIONS
 
 
 def test_template_is_the_papers():
@@ -96,7 +97,7 @@ def test_held_out_labels_follow_gold_and_split_content_from_length(tiny):
     assert _labelled(add, right, right + " ", 1.0, 1.0, "d") is None  # gold tie
     pairs = bench_pairs(cfg, world.split("eval"), tok)
     assert pairs == bench_pairs(cfg, world.split("eval"), tok)  # fixed by the world seed
-    assert {p.section for p in pairs} == {"chat", "reasoning", LENGTH}
+    assert {p.section for p in pairs} == set(SECTIONS) | {LENGTH}
 
 
 def test_config_takes_the_pm_oracle_and_checks_the_reward_source():

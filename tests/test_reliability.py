@@ -74,22 +74,35 @@ def _counts(root, run_id):
 
 
 def test_kill_and_resume_ten_times(quick_cli_run, tmp_path):
-    """SIGKILL the quick preset at 10 random moments, resume each time: the end state equals an uninterrupted run."""
+    """SIGKILL the quick preset at 10 random moments, resume each time: the end state equals an uninterrupted run.
+
+    The moments are drawn along the uninterrupted run's timeline of stage work (its `stages` wall times), so they
+    fall in every kind of stage (generation, scoring, training, store writes) whatever the machine's speed: each
+    attempt is killed that far into the work not yet committed, counted from the attempt's start-up line.
+    """
     ref_root, ref_id = quick_cli_run
     cfg = load_config(preset="quick")
     rng = random.Random(1234)
+    walls = query(ref_root, "select wall_s from stages where run_id = ? order by finished_at", [ref_id])[1]
+    total = sum(w for (w,) in walls)
+    moments = sorted(rng.uniform(0.02, 0.9) * total for _ in range(10))
     root = tmp_path / "runs"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    run_id, kills, finished = None, 0, False
+    run_id, kills = None, 0
     log = tmp_path / "attempt.log"
-    while not finished:
+    while True:
         cmd = CLI + (["run", "--resume", run_id] if run_id else ["run", "--preset", "quick"]) + ["--root", str(root)]
         with open(log, "w") as out:
             proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
         if kills < 10:
-            deadline = time.time() + rng.uniform(2.0, 20.0)
+            while proc.poll() is None and "[workbench] run " not in log.read_text():
+                time.sleep(0.05)  # start-up (imports) is not stage work
+            done = 0.0
+            if run_id:
+                done = query(root, "select coalesce(sum(wall_s), 0) from stages where run_id = ?", [run_id])[1][0][0]
+            deadline = time.time() + max(0.2, moments[kills] - done)
             while time.time() < deadline and proc.poll() is None:
-                time.sleep(0.1)
+                time.sleep(0.05)
         if proc.poll() is None and kills < 10:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -97,7 +110,7 @@ def test_kill_and_resume_ten_times(quick_cli_run, tmp_path):
         else:
             proc.wait(timeout=900)
             assert proc.returncode == 0, log.read_text()[-3000:]
-            finished = True
+            break
         if run_id is None and root.exists() and any(root.iterdir()):
             (run_id,) = os.listdir(root)
         if run_id:
@@ -107,7 +120,7 @@ def test_kill_and_resume_ten_times(quick_cli_run, tmp_path):
             for purpose, iteration, n in query(root, "select purpose, iteration, count(*) from generations "
                                                      "group by all")[1]:
                 assert n == expected[purpose], (purpose, iteration, n, kills)
-    assert kills == 10
+    assert kills == 10, f"the run finished after {kills} kills"
     mine, theirs = _counts(root, run_id), _counts(ref_root, ref_id)
     assert mine == theirs
     assert all(n == d for _, _, n, d in mine if _ != "stage")  # no duplicate ids

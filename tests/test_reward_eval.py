@@ -10,6 +10,7 @@ import pytest
 
 from workbench.config import load_config
 from workbench.store import query
+from workbench.world import SECTIONS
 
 CLI = [sys.executable, "-m", "workbench"]
 FIX = Path(__file__).parent / "fixtures"
@@ -44,7 +45,7 @@ def test_bt_and_pm_are_evaluated_by_section_on_both_toy_sets(pm_run):
                 assert 0.0 <= a <= 1.0 and 0.0 <= b <= 1.0  # position-bias columns: chosen in slot A / in slot B
             else:
                 assert math.isnan(a) and math.isnan(b)
-        assert {s for (m, d, s) in ev if m == model and d == "toy-bench"} == {"chat", "reasoning", "length", "all"}
+        assert {s for (m, d, s) in ev if m == model and d == "toy-bench"} == set(SECTIONS) | {"length", "all"}
 
 
 def test_bt_learned_the_annotators_length_bias(pm_run):

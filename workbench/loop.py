@@ -17,7 +17,7 @@ from workbench.annotator import prefers_a
 from workbench.config import Oracle, Reference, RunConfig
 from workbench.distributed import rank_log_callback
 from workbench.generation import get_generator
-from workbench.model import load_policy, training_args
+from workbench.model import load_policy, train_and_save, training_args
 from workbench.records import Generation, Iteration, Pair, Prompt, Score
 from workbench.reward import score
 from workbench.selection import best_worst
@@ -113,11 +113,7 @@ def train_dpo(cfg: RunConfig, rows: list[dict], policy_dir: Path, ref_dir: Path,
         processing_class=tokenizer,
         callbacks=[rank_log_callback(out / "trainer")],
     )
-    result = trainer.train()
-    trainer.save_model(str(out))  # rank 0 only, the full (gathered) weights under ZeRO-3 / FSDP
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(out)
-    return dict(result.metrics)
+    return train_and_save(trainer, tokenizer, out)
 
 
 def rollout(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, tokenizer, reward_model,

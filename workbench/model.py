@@ -118,3 +118,18 @@ def training_args(run_seed: int, out: Path, epochs: float, learning_rate: float,
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
+
+
+def train_and_save(trainer, tokenizer, out: Path, last_logged: dict[str, str] | None = None) -> dict:
+    """Train, save the model and tokenizer to `out` (rank 0 alone under a multi-process launch), and return the
+    trainer's final metrics plus, for each `{name: log key}` in `last_logged`, the last logged value of that key."""
+    result = trainer.train()
+    trainer.save_model(str(out))  # rank 0 only, the full (gathered) weights under ZeRO-3 / FSDP
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(out)
+    metrics = dict(result.metrics)
+    for name, key in (last_logged or {}).items():
+        logged = [h[key] for h in trainer.state.log_history if key in h]
+        if logged:
+            metrics[name] = logged[-1]
+    return metrics

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from workbench.config import RunConfig
-from workbench.model import load_policy, training_args
+from workbench.model import load_policy, train_and_save, training_args
 from workbench.reward import score
 
 
@@ -53,7 +53,4 @@ def train_online_dpo(cfg: RunConfig, prompts: list[str], policy_dir: Path, ref_d
         processing_class=tokenizer,
         callbacks=[StopAtBudget()],
     )
-    result = trainer.train()
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(out)
-    return dict(result.metrics) | {"steps": trainer.state.global_step}
+    return train_and_save(trainer, tokenizer, out) | {"steps": trainer.state.global_step}

@@ -35,7 +35,7 @@ from typing import Callable
 from tqdm.auto import tqdm
 
 from workbench.config import RunConfig
-from workbench.model import load_policy, training_args
+from workbench.model import load_policy, train_and_save, training_args
 
 TEMPLATE = "[CONTEXT] {context} [RESPONSE A] {a} [RESPONSE B] {b}\n"
 LABELS = ("A", "B")
@@ -101,14 +101,7 @@ def train_pm(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, out: P
     trainer = SFTTrainer(
         model=load_policy(init_dir), args=args, train_dataset=Dataset.from_list(data), processing_class=tokenizer
     )
-    result = trainer.train()
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(out)
-    metrics = dict(result.metrics)
-    logged = [h for h in trainer.state.log_history if "mean_token_accuracy" in h]
-    if logged:
-        metrics["train_token_accuracy"] = logged[-1]["mean_token_accuracy"]
-    return metrics
+    return train_and_save(trainer, tokenizer, out, {"train_token_accuracy": "mean_token_accuracy"})
 
 
 def load_pm(path: Path):

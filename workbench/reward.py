@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from workbench.config import RunConfig
-from workbench.model import training_args
+from workbench.model import train_and_save, training_args
 
 
 def load_reward_model(path: Path, tokenizer):
@@ -44,14 +44,7 @@ def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, ou
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
     )
-    result = trainer.train()
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(out)
-    metrics = dict(result.metrics)
-    logged = [h for h in trainer.state.log_history if "accuracy" in h]
-    if logged:
-        metrics["train_accuracy"] = logged[-1]["accuracy"]
-    return metrics
+    return train_and_save(trainer, tokenizer, out, {"train_accuracy": "accuracy"})
 
 
 def score(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int = 256) -> list[float]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.config import RunConfig
-from workbench.model import load_policy, training_args
+from workbench.model import load_policy, train_and_save, training_args
 
 
 def train_sft(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, out: Path) -> dict:
@@ -24,7 +24,4 @@ def train_sft(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, out: 
     trainer = SFTTrainer(
         model=load_policy(init_dir), args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer
     )
-    result = trainer.train()
-    trainer.save_model(str(out))
-    tokenizer.save_pretrained(out)
-    return dict(result.metrics)
+    return train_and_save(trainer, tokenizer, out)

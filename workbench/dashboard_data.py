@@ -513,12 +513,12 @@ def pair_gold_agreement(con, run_ids: list[str]) -> pd.DataFrame:
 
 
 def rm_eval(con, run_ids: list[str]) -> pd.DataFrame:
-    """Reward-model accuracy by section as `workbench rm eval` stores it ([reward]): every column of `rm_eval`."""
+    """Reward-model accuracy by section as the reward stage and `workbench rm eval` store it: every column of `rm_eval`."""
     return _df(con, "SELECT * FROM rm_eval WHERE list_contains(?, run_id)", [list(run_ids)])
 
 
 def labels_summary(con, run_ids: list[str]) -> pd.DataFrame:
-    """Human labels ([viewer]): how many per run and labeler."""
+    """Human labels from the viewer: how many per run and labeler."""
     return _df(
         con,
         "SELECT run_id, labeler, count(*) AS labels FROM labels WHERE list_contains(?, run_id) GROUP BY ALL ORDER BY 1, 2",
@@ -538,7 +538,7 @@ def human_agreement(root, run_ids: list[str]) -> pd.DataFrame:
 
 
 def evals_summary(con, run_ids: list[str]) -> pd.DataFrame:
-    """Per-prompt evaluation rows ([world+eval]): how many per run and iteration."""
+    """Per-prompt evaluation rows (the `evals` table): how many per run and iteration."""
     return _df(
         con,
         "SELECT run_id, iteration, count(*) AS rows FROM evals WHERE list_contains(?, run_id) GROUP BY ALL ORDER BY 1, 2",

@@ -254,7 +254,6 @@ FAMILIES = {f.name: f for f in (Topic(), Listing(), Safety(), Addition(), Succes
 PREFERENCE_FAMILIES = ("topic", "listing", "safety", "addition")  # one per RewardBench section
 CAPABILITY_FAMILIES = ("successor",)  # held out: SFT and evaluation only
 SECTIONS = ("chat", "chat-hard", "safety", "reasoning")
-SPLITS = ("sft", "pref", "iter", "eval", "capability")
 
 
 @dataclass

@@ -31,7 +31,7 @@ CASES = {
     "invalid UTF-8": ([_row(), b'{"prompt": "caf\xe9", "chosen": "a", "rejected": "b"}'], "row 2: not UTF-8 text"),
     "truncated line": ([_row(), _row()[:25]], "row 2: not valid JSON"),
     "not an object": ([_row(), b"[1, 2, 3]"], "row 2: not a JSON object"),
-    "10 MB response": ([_row(), _row(chosen="x" * 10_000_000)], f"row 2: field 'chosen': is 10,000,000 characters"),
+    "10 MB response": ([_row(), _row(chosen="x" * 10_000_000)], "row 2: field 'chosen': is 10,000,000 characters"),
 }
 
 

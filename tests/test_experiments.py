@@ -13,7 +13,9 @@ EXPECTED_ARMS = {
     "length-penalty": ["lambda=0", "lambda=0.005", "lambda=0.02"],
     "oracle": ["rm", "pm", "annotator", "gold"],
     "trl-online-dpo": ["ours", "trl-online-dpo"],
+    "rl-baseline": ["ours", "trl-rloo"],
 }
+PEER_ARMS = {"trl-online-dpo": "trl-online-dpo", "rl-baseline": "trl-rloo"}
 
 
 @pytest.fixture(scope="module")
@@ -41,18 +43,20 @@ def test_experiment_table_has_every_arm(name, root):
     assert pi0 == [(1,)]
     if name == "oracle":
         assert table[-1]["ceiling_share"][0] == pytest.approx(1.0) or table[-1]["gold_win_rate"][0] == 0.5
-    if name == "trl-online-dpo":
+    if name in PEER_ARMS:
         budget = query(root, """select json_extract_string(r.config, '$.loop.time_budget_s') from runs r
                                join experiments e using (run_id) where e.experiment_id = ? and e.arm = ?""",
-                       [experiment_id, "trl-online-dpo"])[1][0][0]
+                       [experiment_id, PEER_ARMS[name]])[1][0][0]
         ours = query(root, """select sum(wall_s) from stages s join experiments e using (run_id)
                              where e.experiment_id = ? and e.arm = 'ours' and s.stage in ('rollout', 'iteration')""",
                      [experiment_id])[1][0][0]
         assert float(budget) == pytest.approx(ours, abs=0.1)
-        trl_wall = query(root, """select wall_s from stages s join experiments e using (run_id)
-                                 where e.experiment_id = ? and e.arm = 'trl-online-dpo' and s.stage = 'iteration'""",
-                         [experiment_id])[1][0][0]
+        trl_wall, trained = query(root, """select s.wall_s, i.n_prompts from stages s join experiments e using (run_id)
+                                           join iterations i using (run_id)
+                                           where e.experiment_id = ? and e.arm = ? and s.stage = 'iteration'""",
+                                  [experiment_id, PEER_ARMS[name]])[1][0]
         assert trl_wall < float(budget) + 60  # stopped at the budget (plus one step and the save)
+        assert trained > 0  # it took optimizer steps on some of the prompts
 
 
 def test_markdown_has_a_row_per_arm():

@@ -24,6 +24,7 @@ import sys
 import duckdb
 
 from workbench.config import ConfigError, load_config
+from workbench.experiment import EXPERIMENTS
 from workbench.store import StoreError
 
 
@@ -331,9 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--root", default=argparse.SUPPRESS)
     ex.add_argument("--run", default=argparse.SUPPRESS, help="one run's labels (default: every run under --root)")
 
-    x = sub.add_parser("experiment", help="a named comparison over seeds: online-vs-offline, length-penalty, oracle, "
-                                          "trl-online-dpo")
-    x.add_argument("name", choices=["online-vs-offline", "length-penalty", "oracle", "trl-online-dpo"])
+    x = sub.add_parser("experiment", help="a named comparison over seeds: " + ", ".join(EXPERIMENTS))
+    x.add_argument("name", choices=EXPERIMENTS)
     x.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
     x.add_argument("--preset", default="default")
     x.add_argument("--root", default="runs")

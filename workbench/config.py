@@ -53,6 +53,12 @@ class Algorithm(str, enum.Enum):
 
     ITERATIVE_DPO = "iterative_dpo"  # ours: rollout → best vs worst → DPO, T times
     TRL_ONLINE_DPO = "trl_online_dpo"  # the peer: TRL's OnlineDPOTrainer (2 samples a prompt, RM as reward)
+    TRL_RLOO = "trl_rloo"  # the deep-RL arm: TRL's RLOOTrainer (n samples a prompt, RM as reward, KL to π0)
+
+    @property
+    def is_peer(self) -> bool:
+        """Trained in one TRL run from π0 instead of our rollout → pairs → DPO iterations."""
+        return self is not Algorithm.ITERATIVE_DPO
 
 
 @dataclass
@@ -193,13 +199,13 @@ class LoopConfig:
     length_penalty: float = 0.0  # λ in r − λ·len, len in characters (the paper's 0.001 is for real-model lengths)
     reference: Reference = Reference.INITIAL
     algorithm: Algorithm = Algorithm.ITERATIVE_DPO
-    time_budget_s: float = 0.0  # trl_online_dpo: stop training after this many seconds (0: train the epochs)
+    time_budget_s: float = 0.0  # trl_online_dpo / trl_rloo: stop training after this many seconds (0: train the epochs)
 
     def __post_init__(self):
         if self.iterations < 1:
             raise ConfigError(f"loop.iterations must be >= 1, got {self.iterations}")
-        if self.algorithm is Algorithm.TRL_ONLINE_DPO and self.iterations != 1:
-            raise ConfigError("loop.algorithm=trl_online_dpo trains once: set loop.iterations=1 "
+        if self.algorithm.is_peer and self.iterations != 1:
+            raise ConfigError(f"loop.algorithm={self.algorithm.value} trains once: set loop.iterations=1 "
                               "(and world.n_iter to the number of prompts it may use)")
         if self.time_budget_s < 0:
             raise ConfigError(f"loop.time_budget_s must be >= 0, got {self.time_budget_s}")

@@ -17,6 +17,8 @@ Experiments:
   labels). `ceiling_share` = (WR_arm − 0.5) / (WR_gold − 0.5).
 - trl-online-dpo: our loop vs TRL's OnlineDPOTrainer with the same RM as its reward, given the wall-clock time
   our loop's rollout and DPO stages took on the same seed, on the same prompts.
+- rl-baseline: our loop vs TRL's RLOOTrainer (the deep-RL arm: n samples per prompt, leave-one-out baseline,
+  KL penalty to π0) with the same RM as its reward, at the same wall-clock, on the same prompts.
 """
 
 from __future__ import annotations
@@ -55,14 +57,16 @@ def arms(experiment: str, cfg: RunConfig) -> list[Arm]:
     if experiment == "oracle":
         # every arm trains the PM in the shared reward stage, so the pm arm can fork the first
         return [Arm(o, (f"loop.oracle={o}", "reward.train_pm=true")) for o in ("rm", "pm", "annotator", "gold")]
-    if experiment == "trl-online-dpo":
-        # the budget is filled in per seed from the first arm's wall time (see `run_experiment`)
-        return [Arm("ours"), Arm("trl-online-dpo", ("loop.algorithm=trl_online_dpo", "loop.iterations=1",
-                                                     f"world.n_iter={T * n}", "dpo.epochs=1000"))]
+    if experiment in PEERS:
+        # the peer trains once on all T·n loop prompts until the budget, which is filled in per seed from the first
+        # arm's wall time (see `run_experiment`)
+        return [Arm("ours"), Arm(PEERS[experiment][0], (f"loop.algorithm={PEERS[experiment][1]}", "loop.iterations=1",
+                                                        f"world.n_iter={T * n}", "dpo.epochs=1000"))]
     raise ValueError(f"unknown experiment {experiment!r} (known: {', '.join(EXPERIMENTS)})")
 
 
-EXPERIMENTS = ("online-vs-offline", "length-penalty", "oracle", "trl-online-dpo")
+PEERS = {"trl-online-dpo": ("trl-online-dpo", "trl_online_dpo"), "rl-baseline": ("trl-rloo", "trl_rloo")}
+EXPERIMENTS = ("online-vs-offline", "length-penalty", "oracle", "trl-online-dpo", "rl-baseline")
 
 
 def _loop_wall_s(root: Path, run_id: str) -> float:
@@ -90,7 +94,7 @@ def run_experiment(experiment: str, seeds: list[int], preset: str = "default", r
         first = None
         for arm in plan:
             arm_overrides = list(arm.overrides)
-            if arm.name == "trl-online-dpo":
+            if experiment in PEERS and arm is not plan[0]:
                 arm_overrides.append(f"loop.time_budget_s={_loop_wall_s(root, first.run_id):.1f}")
             cfg = load_config(preset=preset, overrides=base_overrides + arm_overrides)
             cfg.name = f"{experiment}.{arm.name}"

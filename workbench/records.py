@@ -192,7 +192,7 @@ class ExperimentArm:
     TABLE: typing.ClassVar[str] = "experiments"
     run_id: str  # the arm's run
     experiment_id: str  # one invocation of `workbench experiment`
-    experiment: str  # online-vs-offline, length-penalty, oracle, trl-online-dpo
+    experiment: str  # online-vs-offline, length-penalty, oracle, trl-online-dpo, rl-baseline
     arm: str
     seed: int
     overrides: str  # JSON list of the --set overrides that define the arm

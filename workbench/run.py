@@ -269,25 +269,30 @@ class Pipeline:
 
         with self._stage("iteration", t, 100 + t):
             prompts = self.get_world().split("iter", t)
-            if self.cfg.loop.algorithm is Algorithm.TRL_ONLINE_DPO:
-                it = self._online_dpo(prompts)
+            if self.cfg.loop.algorithm.is_peer:
+                it = self._peer(prompts)
             else:
                 it = loop.train_iteration(self.cfg, self.store, t, self.tokenizer(), len(prompts))
             self.store.write([it], "iteration")
 
-    def _online_dpo(self, prompts) -> Iteration:
-        """The peer instead of our loop: TRL's OnlineDPOTrainer from π0 on the iteration-1 prompts (online_dpo.py)."""
-        from workbench.online_dpo import train_online_dpo
+    def _peer(self, prompts) -> Iteration:
+        """A TRL peer instead of our loop, from π0 on the iteration-1 prompts (online_dpo.py)."""
+        from workbench.online_dpo import train_online_dpo, train_rloo
         from workbench.world import format_prompt
 
         tokenizer = self.tokenizer()
-        out = self.policy_dir(1)
-        metrics = train_online_dpo(self.cfg, [format_prompt(p.text) for p in prompts], self.policy_dir(0),
-                                   self.policy_dir(0), self.reward_model(tokenizer), tokenizer, out,
-                                   seed=self.cfg.seed * 1000 + 1)
-        steps = int(metrics["steps"])
-        n = min(len(prompts), steps * self.cfg.dpo.batch_size)  # prompts it reached within the budget
-        return Iteration(self.run_id, 1, str(out.relative_to(self.store.dir)), Reference.INITIAL.value, n, 2 * n, n, 0)
+        out, texts, seed = self.policy_dir(1), [format_prompt(p.text) for p in prompts], self.cfg.seed * 1000 + 1
+        if self.cfg.loop.algorithm is Algorithm.TRL_RLOO:
+            metrics = train_rloo(self.cfg, texts, self.policy_dir(0), self.reward_model(tokenizer), tokenizer, out,
+                                 seed=seed)
+        else:
+            metrics = train_online_dpo(self.cfg, texts, self.policy_dir(0), self.policy_dir(0),
+                                       self.reward_model(tokenizer), tokenizer, out, seed=seed)
+        n = min(len(prompts), int(metrics["prompts_seen"]))  # prompts it reached within the budget
+        rloo = self.cfg.loop.algorithm is Algorithm.TRL_RLOO
+        samples, pairs = (n * self.cfg.generation.n, 0) if rloo else (2 * n, n)  # RLOO scores samples, makes no pairs
+        return Iteration(self.run_id, 1, str(out.relative_to(self.store.dir)), Reference.INITIAL.value, n, samples,
+                         pairs, 0)
 
     def evaluate(self, t: int) -> None:
         """π_t on the eval and capability prompts; metrics against π0's eval responses (stored by evaluate(0))."""
@@ -380,7 +385,7 @@ class Pipeline:
     def plan(self) -> list[tuple[str, int]]:
         steps = [("world", 0), ("sft", 0), ("reward", 0), ("evaluate", 0)]
         for t in range(1, self.cfg.loop.iterations + 1):
-            if self.cfg.loop.algorithm is Algorithm.ITERATIVE_DPO:
+            if not self.cfg.loop.algorithm.is_peer:
                 steps.append(("rollout", t))
             steps += [("iteration", t), ("evaluate", t)]
         return steps

@@ -133,3 +133,24 @@ def train_and_save(trainer, tokenizer, out: Path, last_logged: dict[str, str] | 
         if logged:
             metrics[name] = logged[-1]
     return metrics
+
+
+def batched_logits(model, tokenizer, texts: list[str], read, batch_size: int = 256, desc: str = "score") -> list:
+    """`read(logits, encoding)` (a list) for every batch of `texts`, concatenated: no gradients, right padding and
+    no special tokens added, as the texts were laid out in training."""
+    import torch
+    from tqdm.auto import tqdm
+
+    model.eval()
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "right"
+    out: list = []
+    try:
+        with torch.no_grad():
+            for i in tqdm(range(0, len(texts), batch_size), desc=desc, leave=False):
+                enc = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+                enc = enc.to(model.device)
+                out += read(model(**enc).logits, enc)
+    finally:
+        tokenizer.padding_side = side
+    return out

@@ -32,10 +32,8 @@ import random
 from pathlib import Path
 from typing import Callable
 
-from tqdm.auto import tqdm
-
 from workbench.config import RunConfig
-from workbench.model import load_policy, train_and_save, training_args
+from workbench.model import batched_logits, load_policy, train_and_save, training_args
 
 TEMPLATE = "[CONTEXT] {context} [RESPONSE A] {a} [RESPONSE B] {b}\n"
 LABELS = ("A", "B")
@@ -115,22 +113,13 @@ def prob_a(model, tokenizer, contexts: list[str], slot_a: list[str], slot_b: lis
 
     id_a, id_b = label_ids(tokenizer)
     texts = [pm_prompt(c, a, b, max_part_chars) for c, a, b in zip(contexts, slot_a, slot_b, strict=True)]
-    model.eval()
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "right"  # positions as in training; the last real token is found from the mask
-    out: list[float] = []
-    try:
-        with torch.no_grad():
-            for i in tqdm(range(0, len(texts), batch_size), desc="score pm", leave=False):
-                enc = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
-                enc = enc.to(model.device)
-                logits = model(**enc).logits
-                last = enc["attention_mask"].sum(dim=1) - 1
-                picked = logits[torch.arange(len(last), device=last.device), last]
-                out += torch.sigmoid(picked[:, id_a] - picked[:, id_b]).tolist()
-    finally:
-        tokenizer.padding_side = side
-    return out
+
+    def read(logits, enc):  # the logits after the last real token (right padding, as in training)
+        last = enc["attention_mask"].sum(dim=1) - 1
+        picked = logits[torch.arange(len(last), device=last.device), last]
+        return torch.sigmoid(picked[:, id_a] - picked[:, id_b]).tolist()
+
+    return batched_logits(model, tokenizer, texts, read, batch_size, "score pm")
 
 
 def prefer(model, tokenizer, contexts: list[str], xs: list[str], ys: list[str], **kw) -> tuple[list[float], list[float], list[float]]:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from workbench.config import RunConfig
-from workbench.model import train_and_save, training_args
+from workbench.model import batched_logits, train_and_save, training_args
 
 
 def load_reward_model(path: Path, tokenizer):
@@ -49,19 +47,5 @@ def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, ou
 
 def score(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int = 256) -> list[float]:
     """Reward of each (prompt, response), formatted exactly as in training: prompt + " " + response + eos."""
-    import torch
-
-    model.eval()
     texts = [p + " " + r + tokenizer.eos_token for p, r in zip(prompts, responses, strict=True)]
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "right"
-    out: list[float] = []
-    try:
-        with torch.no_grad():
-            for i in tqdm(range(0, len(texts), batch_size), desc="score rm", leave=False):
-                enc = tokenizer(texts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
-                enc = enc.to(model.device)
-                out += model(**enc).logits[:, 0].tolist()
-    finally:
-        tokenizer.padding_side = side
-    return out
+    return batched_logits(model, tokenizer, texts, lambda logits, _: logits[:, 0].tolist(), batch_size, "score rm")

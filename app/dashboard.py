@@ -149,11 +149,16 @@ def page_curves(Q, selected):
         st.dataframe(evals, hide_index=True, key="evals")
 
 
+def pick_scorer_and_samples(Q, run, key: str) -> tuple[str, str]:
+    """Two pickers side by side: which scorer's scores, of which samples (rollout, pref, eval, ...)."""
+    c1, c2 = st.columns(2)
+    return (pick(c1, "scorer", Q("scorers", run), "rm", f"{key}_scorer"),
+            pick(c2, "samples", Q("purposes", run), "rollout", f"{key}_purpose"))
+
+
 def page_distributions(Q, run):
     st.header("Reward distributions")
-    c1, c2 = st.columns(2)
-    scorer = pick(c1, "scorer", Q("scorers", run), "rm", "dist_scorer")
-    purpose = pick(c2, "samples", Q("purposes", run), "rollout", "dist_purpose")
+    scorer, purpose = pick_scorer_and_samples(Q, run, "dist")
     hist = Q("score_histogram", run, scorer, purpose)
     if hist.empty:
         no_data(f"no `{scorer}` scores of `{purpose}` samples")
@@ -180,9 +185,7 @@ def page_distributions(Q, run):
 
 def page_length(Q, run, selected):
     st.header("Length bias")
-    c1, c2 = st.columns(2)
-    scorer = pick(c1, "scorer", Q("scorers", run), "rm", "len_scorer")
-    purpose = pick(c2, "samples", Q("purposes", run), "rollout", "len_purpose")
+    scorer, purpose = pick_scorer_and_samples(Q, run, "len")
     fit = Q("length_reward_fit", run, scorer, purpose)
     if fit.empty:
         no_data(f"no `{scorer}` scores of `{purpose}` samples")

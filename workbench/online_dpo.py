@@ -44,7 +44,6 @@ def _rm_reward(reward_model, tokenizer):
 def train_online_dpo(cfg: RunConfig, prompts: list[str], policy_dir: Path, ref_dir: Path, reward_model, tokenizer,
                      out: Path, seed: int) -> dict:
     """Train from `policy_dir` on `prompts` (formatted prompt strings) against `ref_dir`; save to `out`."""
-    from datasets import Dataset
     from trl.experimental.online_dpo import OnlineDPOConfig, OnlineDPOTrainer
 
     d, g = cfg.dpo, cfg.generation
@@ -56,17 +55,8 @@ def train_online_dpo(cfg: RunConfig, prompts: list[str], policy_dir: Path, ref_d
         temperature=g.temperatures[0],
         top_p=g.top_p,
     )
-    trainer = OnlineDPOTrainer(
-        model=load_policy(policy_dir),
-        ref_model=load_policy(ref_dir),
-        reward_funcs=_rm_reward(reward_model, tokenizer),
-        args=args,
-        train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]),
-        processing_class=tokenizer,
-        callbacks=[_stop_at_budget(cfg.loop.time_budget_s)],
-    )
-    return train_and_save(trainer, tokenizer, out) | {"steps": trainer.state.global_step,
-                                                      "prompts_seen": trainer.state.global_step * d.batch_size}
+    return _train(OnlineDPOTrainer, args, cfg, prompts, policy_dir, reward_model, tokenizer, out, d.batch_size,
+                  ref_model=load_policy(ref_dir))
 
 
 def train_rloo(cfg: RunConfig, prompts: list[str], policy_dir: Path, reward_model, tokenizer, out: Path,
@@ -77,7 +67,6 @@ def train_rloo(cfg: RunConfig, prompts: list[str], policy_dir: Path, reward_mode
     optimizer steps of `dpo.batch_size` completions on them (TRL's steps_per_generation); learning rate, epochs
     and batch size are the DPO stage's, the KL coefficient is TRL's default.
     """
-    from datasets import Dataset
     from trl import RLOOConfig, RLOOTrainer
 
     d, g = cfg.dpo, cfg.generation
@@ -89,14 +78,24 @@ def train_rloo(cfg: RunConfig, prompts: list[str], policy_dir: Path, reward_mode
         temperature=g.temperatures[0],
         top_p=g.top_p,
     )
-    trainer = RLOOTrainer(
+    # every optimizer step trains on batch_size completions, n of them per prompt
+    return _train(RLOOTrainer, args, cfg, prompts, policy_dir, reward_model, tokenizer, out, d.batch_size / g.n)
+
+
+def _train(trainer_cls, args, cfg: RunConfig, prompts: list[str], policy_dir: Path, reward_model, tokenizer, out: Path,
+           prompts_per_step: float, **kwargs) -> dict:
+    """Train a TRL online trainer from `policy_dir` on `prompts` with the RM as reward until the budget; save."""
+    from datasets import Dataset
+
+    trainer = trainer_cls(
         model=load_policy(policy_dir),
         reward_funcs=_rm_reward(reward_model, tokenizer),
         args=args,
         train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]),
         processing_class=tokenizer,
         callbacks=[_stop_at_budget(cfg.loop.time_budget_s)],
+        **kwargs,
     )
-    # every optimizer step trains on batch_size completions, n of them per prompt
-    return train_and_save(trainer, tokenizer, out) | {"steps": trainer.state.global_step,
-                                                      "prompts_seen": trainer.state.global_step * d.batch_size // g.n}
+    metrics = train_and_save(trainer, tokenizer, out)
+    steps = trainer.state.global_step
+    return metrics | {"steps": steps, "prompts_seen": int(steps * prompts_per_step)}

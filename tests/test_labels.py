@@ -9,6 +9,7 @@ import math
 import random
 import threading
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,8 @@ from workbench import labels as L
 from workbench.config import AnnotatorConfig, ConfigError, load_config, to_dict
 from workbench.records import Generation, Label, Pair, Prompt, Run, Score
 from workbench.store import RunStore, query
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 RUN = "r1"
 
@@ -257,18 +260,34 @@ def test_human_pairs_drop_ties_and_skips_and_use_training_format(store):
         {"prompt": "Q: Prompt 3?\nA:", "chosen": " rejected 3", "rejected": " chosen 3"},
         {"prompt": "Q: Prompt 4?\nA:", "chosen": " chosen 4", "rejected": " rejected 4"},
     ]
-    assert L.extra_reward_rows(["human"], store) == L.human_pairs(store)
-    assert L.extra_reward_rows([], store) == []
+    assert L.extra_reward_rows(["human"], store)[0] == L.human_pairs(store)
+    assert L.extra_reward_rows([], store) == ([], [])
     out = store / "export" / "human.jsonl"
     assert L.export_trl(store, out) == 2
     assert sorted(json.loads(line)["prompt"] for line in out.read_text().splitlines()) == [r["prompt"] for r in rows]
 
 
-def test_extra_pairs_config():
+def test_extra_pairs_config(tmp_path):
     assert load_config(preset="quick").reward.extra_pairs == []
     assert load_config(overrides=["reward.extra_pairs=[human]"]).reward.extra_pairs == ["human"]
+    shp = str(FIXTURES / "shp.jsonl")
+    assert load_config(overrides=[f"reward.extra_pairs=[human, 'shp:{shp}']"]).reward.extra_pairs == ["human", f"shp:{shp}"]
     with pytest.raises(ConfigError, match="reward.extra_pairs: unknown source 'people'"):
         load_config(overrides=["reward.extra_pairs=[people]"])
+    with pytest.raises(ConfigError, match="FORMAT:PATH with FORMAT one of .*shp"):
+        load_config(overrides=[f"reward.extra_pairs=['reddit:{shp}']"])
+    with pytest.raises(ConfigError, match=f"no file {tmp_path}/missing.jsonl"):
+        load_config(overrides=[f"reward.extra_pairs=['shp:{tmp_path}/missing.jsonl']"])
+
+
+def test_extra_pairs_from_a_dataset_file_are_filtered_and_rendered_as_toy_prompts(tmp_path):
+    rows, report = L.extra_reward_rows([f"shp:{FIXTURES / 'shp.jsonl'}"], tmp_path, "r1")
+    # the fixture's 9 SHP pairs: one at a score ratio ≤ 2, two over the cap of 5 per post (tests/test_datasets.py)
+    assert len(rows) == 6
+    assert {(d.source, d.format, d.reason, d.count) for d in report} == {
+        ("shp.jsonl", "shp", "low_score_ratio", 1), ("shp.jsonl", "shp", "per_prompt_cap", 2), ("shp.jsonl", "shp", "kept", 6)}
+    assert all(r["prompt"].startswith("Q: Post p") and r["prompt"].endswith("\nA:") for r in rows)
+    assert all(r["chosen"].startswith(" Comment") and r["chosen"] != r["rejected"] for r in rows)
 
 
 def test_label_record_is_a_store_table(tmp_path):

@@ -34,6 +34,17 @@ def test_rewriting_a_segment_replaces_it(tmp_path):
     assert not list((tmp_path / "r").rglob(".*.tmp"))  # no temporary files left
 
 
+def test_a_stage_cannot_write_one_table_twice_under_one_segment_name(tmp_path):
+    """Inside a stage the second write would replace the first: the store refuses, and the stage commits nothing."""
+    store = RunStore(tmp_path, "r")
+    with pytest.raises(ValueError, match="wrote scores rows as segment 'rm-train' twice"):
+        with store.transaction("reward-000"):
+            store.write([Score("r", "g1", "rm", 1.0)], "rm-train")
+            store.write([Metric("r", 0, "x", 1.0)], "rm-train")  # another table under the same name is fine
+            store.write([Score("r", "g2", "rm", 2.0)], "rm-train")
+    assert query(tmp_path, "select count(*) from scores")[1] == [(0,)]
+
+
 def test_rejects_mixed_or_foreign_rows(tmp_path):
     store = RunStore(tmp_path, "r")
     with pytest.raises(TypeError):

@@ -128,7 +128,8 @@ class RewardStageConfig:
     epochs: float = 2.0
     learning_rate: float = 3e-4
     batch_size: int = 32
-    extra_pairs: list[str] = field(default_factory=list)  # more training pairs: "human" = the store's human labels
+    extra_pairs: list[str] = field(default_factory=list)  # more training pairs: "human" (the store's human labels)
+    # or FORMAT:PATH, a preference file of any `workbench data prepare` format (e.g. pairs:mix.jsonl from data mix)
     source: str = "pi0"  # responses the annotator labels: pi0 (π0's samples) or toy (the world's demonstrations)
     train_pm: bool = False  # also train the pairwise preference model (always when loop.oracle is pm)
     pm_epochs: float = 3.0  # the preference model's passes over the same annotator pairs
@@ -139,14 +140,24 @@ class RewardStageConfig:
     dataset: str = ""  # hub preference dataset to train the RM on instead of annotator labels. NOT WIRED YET
 
     def __post_init__(self):
-        unknown = [s for s in self.extra_pairs if s not in EXTRA_PAIR_SOURCES]
-        if unknown:
-            raise ConfigError(f"reward.extra_pairs: unknown source {unknown[0]!r} (known: {', '.join(EXTRA_PAIR_SOURCES)})")
+        from pathlib import Path
+
+        from workbench.datasets import FORMATS  # no heavy imports: plain Python
+
+        for source in self.extra_pairs:
+            fmt, sep, path = source.partition(":")
+            if not sep and source in EXTRA_PAIR_SOURCES:
+                continue
+            if not sep or fmt not in FORMATS or not path:
+                raise ConfigError(f"reward.extra_pairs: unknown source {source!r} (known: {', '.join(EXTRA_PAIR_SOURCES)}, "
+                                  f"or FORMAT:PATH with FORMAT one of {', '.join(FORMATS)})")
+            if not Path(path).is_file():
+                raise ConfigError(f"reward.extra_pairs: {source!r}: no file {path}")
         if self.source not in ("pi0", "toy"):
             raise ConfigError(f"reward.source must be 'pi0' or 'toy', got {self.source!r}")
 
 
-EXTRA_PAIR_SOURCES = ("human",)  # labels.extra_reward_rows reads each
+EXTRA_PAIR_SOURCES = ("human",)  # named sources labels.extra_reward_rows reads (besides FORMAT:PATH files)
 
 
 class Backend(str, enum.Enum):

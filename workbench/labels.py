@@ -572,12 +572,29 @@ def export_trl(root: str | Path, out: str | Path, run_id: str | None = None) -> 
     return len(rows)
 
 
-def extra_reward_rows(sources: Sequence[str], root: str | Path) -> list[dict]:
-    """Reward-model training rows from `reward.extra_pairs`: "human" = every human label under `root`."""
+def extra_reward_rows(sources: Sequence[str], root: str | Path, run_id: str = "") -> tuple[list[dict], list]:
+    """Reward-model training rows from `reward.extra_pairs`, and `data_filter` rows saying what each file lost.
+
+    "human" = every human label under `root`; "FORMAT:PATH" = a preference file of that format (datasets.py),
+    through the format's default filters (filters.py), each pair's conversation rendered as a toy prompt."""
+    from workbench.datasets import load_pairs
+    from workbench.filters import apply_filters, default_filters
+    from workbench.records import DataFilter
+    from workbench.world import format_prompt
+
     rows: list[dict] = []
+    report: list = []
     for source in sources:
         if source == "human":
             rows += human_pairs(root)
-        else:
+            continue
+        fmt, sep, path = source.partition(":")
+        if not sep:
             raise ValueError(f"reward.extra_pairs: unknown source {source!r}")
-    return rows
+        kept, dropped = apply_filters(load_pairs(fmt, path).pairs, default_filters(fmt))
+        rows += [{"prompt": format_prompt(p.prompt_text), "chosen": " " + p.chosen.strip(),
+                  "rejected": " " + p.rejected.strip()} for p in kept]
+        name = Path(path).name
+        report += [DataFilter(run_id, "run", name, fmt, reason, n) for reason, n in sorted(dropped.items())]
+        report.append(DataFilter(run_id, "run", name, fmt, "kept", len(kept)))
+    return rows, report

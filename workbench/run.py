@@ -222,11 +222,13 @@ class Pipeline:
             store.write(scored.generations, "pref")
             store.write(scored.score_rows(self.run_id), "pref")
             store.write(pairs, "rm-train")
-            rows += extra_reward_rows(cfg.reward.extra_pairs, store.root)  # e.g. human labels from the viewer
+            # human labels from the viewer, preference files (reward.extra_pairs)
+            extra, report = extra_reward_rows(cfg.reward.extra_pairs, store.root, self.run_id)
+            store.write([DataFilter(self.run_id, "run", "toy-annotator", "toy", "identical", identical),
+                         DataFilter(self.run_id, "run", "toy-annotator", "toy", "kept", len(rows)), *report], "rm-train")
+            rows += extra
             if not rows:
                 raise RuntimeError("π0's samples for the preference prompts are all identical in pairs; no reward-model data")
-            store.write([DataFilter(self.run_id, "run", "toy-annotator", "toy", "identical", identical),
-                         DataFilter(self.run_id, "run", "toy-annotator", "toy", "kept", len(rows))], "rm-train")
             metrics = reward.train_reward(cfg, rows, self.policy_dir(0), tokenizer, store.model_dir("rm"))
             pm = None
             if cfg.reward.train_pm or cfg.loop.oracle.needs_pm:

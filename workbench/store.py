@@ -115,6 +115,9 @@ class RunStore:
             folder = self.dir / "staging" / self._group / cls.TABLE
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{segment}.parquet"
+        if self._group is not None and final.exists():  # a second write would silently replace the first
+            raise ValueError(f"stage {self._group!r} wrote {cls.TABLE} rows as segment {segment!r} twice: "
+                             "write them together, or under another segment name")
         tmp = folder / f".{segment}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp"
         try:
             pq.write_table(table, tmp)

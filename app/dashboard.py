@@ -82,6 +82,17 @@ def no_data(what: str) -> None:
     st.info(f"{NO_DATA}: {what}")
 
 
+def stored_table(Q, fn: str, selected, table: str, what: str):
+    """dashboard_data.`fn` over `table` as a dataframe (keyed by the table's name), or a no-data note saying
+    `what` the table would hold while it has no rows; returns the frame or None."""
+    df = Q(fn, selected, table=table)
+    if df is None:
+        no_data(f"table `{table}` is empty ({what})")
+    else:
+        st.dataframe(df, hide_index=True, key=table)
+    return df
+
+
 # ------------------------------------------------------------------------------------------------------ pages
 
 
@@ -142,11 +153,8 @@ def page_curves(Q, selected):
     st.subheader("All metrics")
     st.dataframe(dd.metrics_wide(curves), hide_index=True, key="metrics_table")
     st.subheader("Per-prompt evaluations")
-    evals = Q("evals_summary", selected, table="evals")
-    if evals is None:
-        no_data("table `evals` is empty (one row per iteration × eval prompt, to recompute any metric above)")
-    else:
-        st.dataframe(evals, hide_index=True, key="evals")
+    stored_table(Q, "evals_summary", selected, "evals",
+                 "one row per iteration × eval prompt, to recompute any metric above")
 
 
 def pick_scorer_and_samples(Q, run, key: str) -> tuple[str, str]:
@@ -284,11 +292,7 @@ def page_reward_model(Q, selected):
         st.dataframe(train.pivot_table(index="run_id", columns="name", values="value").reset_index(),
                      hide_index=True, key="rm_train")
     st.subheader("Human labels")
-    labels = Q("labels_summary", selected, table="labels")
-    if labels is None:
-        no_data("table `labels` is empty (label pairs with the side-by-side viewer)")
-    else:
-        st.dataframe(labels, hide_index=True, key="labels")
+    if stored_table(Q, "labels_summary", selected, "labels", "label pairs with the side-by-side viewer") is not None:
         human = dd.human_agreement(store_root(), selected)
         if len(human):
             st.dataframe(human, hide_index=True, key="human_agreement")

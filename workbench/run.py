@@ -284,14 +284,14 @@ class Pipeline:
 
         tokenizer = self.tokenizer()
         out, texts, seed = self.policy_dir(1), [format_prompt(p.text) for p in prompts], self.cfg.seed * 1000 + 1
-        if self.cfg.loop.algorithm is Algorithm.TRL_RLOO:
+        rloo = self.cfg.loop.algorithm is Algorithm.TRL_RLOO
+        if rloo:
             metrics = train_rloo(self.cfg, texts, self.policy_dir(0), self.reward_model(tokenizer), tokenizer, out,
                                  seed=seed)
         else:
             metrics = train_online_dpo(self.cfg, texts, self.policy_dir(0), self.policy_dir(0),
                                        self.reward_model(tokenizer), tokenizer, out, seed=seed)
         n = min(len(prompts), int(metrics["prompts_seen"]))  # prompts it reached within the budget
-        rloo = self.cfg.loop.algorithm is Algorithm.TRL_RLOO
         samples, pairs = (n * self.cfg.generation.n, 0) if rloo else (2 * n, n)  # RLOO scores samples, makes no pairs
         return Iteration(self.run_id, 1, str(out.relative_to(self.store.dir)), Reference.INITIAL.value, n, samples,
                          pairs, 0)

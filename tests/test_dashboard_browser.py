@@ -77,10 +77,13 @@ def test_pages_render_in_chromium(dashboard, tmp_path):
         page = browser.new_page(viewport={"width": 1500, "height": 1300})
         page.goto(url)
         # Runs page: the finished run's and the running run's headline numbers
-        page.get_by_text("0.7500").first.wait_for(timeout=60_000)
-        page.get_by_text("1 / 3").first.wait_for(timeout=30_000)
+        # (each text is awaited: a Streamlit rerun can redraw the page between one element and the next)
+        # (the runs table is a canvas grid whose hidden cells hold the same texts, so the visible widgets are named)
+        for run in ("run-done", "run-live"):
+            page.get_by_role("heading", name=run).wait_for(timeout=60_000)
+        for value in ("0.7500", "1 / 3", "finished", "incomplete"):
+            page.locator('[data-testid="stMetricValue"]', has_text=value).first.wait_for(timeout=30_000)
         body = page.inner_text("body")
-        assert "run-done" in body and "run-live" in body and "incomplete" in body
         assert not [e for e in ERROR_TEXT if e in body], body[:2000]
         page.screenshot(path=str(tmp_path / "runs.png"), full_page=True)
 

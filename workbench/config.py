@@ -132,7 +132,7 @@ class RewardStageConfig:
     # or FORMAT:PATH, a preference file of any `workbench data prepare` format (e.g. pairs:mix.jsonl from data mix)
     source: str = "pi0"  # responses the annotator labels: pi0 (π0's samples) or toy (the world's demonstrations)
     train_pm: bool = False  # also train the pairwise preference model (always when loop.oracle is pm)
-    pm_epochs: float = 3.0  # the preference model's passes over the same annotator pairs
+    pm_epochs: float = 10.0  # the PM's passes over the same annotator pairs: it underfits at 3 (README, "BT vs PM")
     pm_learning_rate: float = 1e-3
     pm_batch_size: int = 8  # small: one label token per example, so the PM needs many optimizer steps
     gradient_accumulation_steps: int = 1  # global batch = batch_size × processes × this

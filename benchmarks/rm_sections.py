@@ -1,0 +1,85 @@
+"""BT RM vs pairwise preference model: accuracy by section on the toy world's gold-labelled held-out pairs, over seeds.
+
+    python benchmarks/rm_sections.py [--preset default] [--seeds 0,1,2] [--root DIR] [--set key=value ...]
+
+For each seed s (seed = world.seed = s, as `workbench experiment` does) it runs the world, SFT and reward stages
+with the preference model trained (`reward.train_pm=true`), then prints the `rm_eval` rows of those runs: per
+dataset and section, the pairs over all seeds, each model's accuracy pooled over the seeds (ties count half) with
+its 95% Wilson interval, and the PM's accuracy from one order alone (chosen in slot A / in slot B). A section
+"beats chance" (`*`) when the interval's lower end is above 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections import defaultdict
+
+from workbench.config import load_config
+from workbench.labels import wilson_interval
+from workbench.run import Pipeline
+from workbench.store import query
+
+
+def run_seed(preset: str, seed: int, root: str, overrides: list[str]) -> tuple[str, float]:
+    cfg = load_config(preset=preset, overrides=[f"seed={seed}", f"world.seed={seed}", "reward.train_pm=true", *overrides])
+    cfg.name = "rm-sections"
+    p = Pipeline(cfg, root, log=lambda *_: None)
+    p.world()
+    p.sft()
+    start = time.perf_counter()
+    p.reward()
+    return p.run_id, time.perf_counter() - start
+
+
+def table(root: str, run_ids: list[str]) -> list[dict]:
+    _, rows = query(root, "select model, dataset, section, n, accuracy, accuracy_chosen_a, accuracy_chosen_b "
+                          "from rm_eval where list_contains(?, run_id)", [run_ids])
+    pooled: dict[tuple[str, str], dict] = defaultdict(lambda: defaultdict(float))
+    for model, dataset, section, n, acc, a, b in rows:
+        cell = pooled[(dataset, section)]
+        cell[f"{model}_n"] += n
+        cell[f"{model}_k"] += acc * n
+        if model == "pm":
+            cell["pm_a"] += a * n
+            cell["pm_b"] += b * n
+    out = []
+    order = {"all": 2, "length": 1}
+    for (dataset, section), c in sorted(pooled.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0), kv[0][1])):
+        row = {"dataset": dataset, "section": section, "n": int(c["bt_n"] or c["pm_n"])}
+        for model in ("bt", "pm"):
+            n = int(c[f"{model}_n"])
+            if n:
+                lo, hi = wilson_interval(round(c[f"{model}_k"]), n)
+                row[model] = c[f"{model}_k"] / n
+                row[f"{model}_ci"] = f"{lo:.2f}–{hi:.2f}" + ("*" if lo > 0.5 else "")
+        if c["pm_n"]:
+            row["pm_chosen_a"] = c["pm_a"] / c["pm_n"]
+            row["pm_chosen_b"] = c["pm_b"] / c["pm_n"]
+        out.append(row)
+    return out
+
+
+def cli() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--preset", default="default")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--root", default=None, help="where to write the runs (default: a temporary folder)")
+    p.add_argument("--set", action="append", default=[])
+    args = p.parse_args()
+    root = args.root or tempfile.mkdtemp(prefix="wb-rm-sections-")
+    run_ids = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        run_id, wall = run_seed(args.preset, seed, root, args.set)
+        run_ids.append(run_id)
+        print(f"seed {seed}: run {run_id}, reward stage {wall:.0f} s", flush=True)
+    cols = ["dataset", "section", "n", "bt", "bt_ci", "pm", "pm_ci", "pm_chosen_a", "pm_chosen_b"]
+    print(f"\n{args.preset} preset, seeds {args.seeds}, overrides {args.set or 'none'} (root {root})")
+    print(",".join(cols))
+    for row in table(root, run_ids):
+        print(",".join(f"{row[c]:.2f}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in cols))
+
+
+if __name__ == "__main__":
+    cli()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections import defaultdict
 
 from workbench.config import load_config
 from workbench.labels import wilson_interval
@@ -34,29 +33,26 @@ def run_seed(preset: str, seed: int, root: str, overrides: list[str]) -> tuple[s
 
 
 def table(root: str, run_ids: list[str]) -> list[dict]:
-    _, rows = query(root, "select model, dataset, section, n, accuracy, accuracy_chosen_a, accuracy_chosen_b "
-                          "from rm_eval where list_contains(?, run_id)", [run_ids])
-    pooled: dict[tuple[str, str], dict] = defaultdict(lambda: defaultdict(float))
-    for model, dataset, section, n, acc, a, b in rows:
-        cell = pooled[(dataset, section)]
-        cell[f"{model}_n"] += n
-        cell[f"{model}_k"] += acc * n
-        if model == "pm":
-            cell["pm_a"] += a * n
-            cell["pm_b"] += b * n
+    """One row per dataset and section: pairs over the runs, and each model's accuracy pooled over them."""
+    _, rows = query(
+        root,
+        """select dataset, section, max(n) filter (where model = 'bt') as bt_n, max(n) filter (where model = 'pm') as pm_n,
+                  max(acc) filter (where model = 'bt') as bt, max(acc) filter (where model = 'pm') as pm,
+                  max(acc_a) filter (where model = 'pm') as pm_chosen_a, max(acc_b) filter (where model = 'pm') as pm_chosen_b
+           from (select model, dataset, section, sum(n) as n, sum(accuracy * n) / sum(n) as acc,
+                        sum(accuracy_chosen_a * n) / sum(n) as acc_a, sum(accuracy_chosen_b * n) / sum(n) as acc_b
+                 from rm_eval where list_contains(?, run_id) group by model, dataset, section)
+           group by dataset, section
+           order by dataset, case section when 'all' then 2 when 'length' then 1 else 0 end, section""",
+        [run_ids],
+    )
     out = []
-    order = {"all": 2, "length": 1}
-    for (dataset, section), c in sorted(pooled.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0), kv[0][1])):
-        row = {"dataset": dataset, "section": section, "n": int(c["bt_n"] or c["pm_n"])}
-        for model in ("bt", "pm"):
-            n = int(c[f"{model}_n"])
+    for dataset, section, bt_n, pm_n, *accs in rows:
+        row = dict(zip(("bt", "pm", "pm_chosen_a", "pm_chosen_b"), accs), dataset=dataset, section=section, n=bt_n or pm_n)
+        for model, n in (("bt", bt_n), ("pm", pm_n)):
             if n:
-                lo, hi = wilson_interval(round(c[f"{model}_k"]), n)
-                row[model] = c[f"{model}_k"] / n
+                lo, hi = wilson_interval(round(row[model] * n), n)
                 row[f"{model}_ci"] = f"{lo:.2f}–{hi:.2f}" + ("*" if lo > 0.5 else "")
-        if c["pm_n"]:
-            row["pm_chosen_a"] = c["pm_a"] / c["pm_n"]
-            row["pm_chosen_b"] = c["pm_b"] / c["pm_n"]
         out.append(row)
     return out
 

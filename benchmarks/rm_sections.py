@@ -17,6 +17,7 @@ import time
 
 from workbench.config import load_config
 from workbench.labels import wilson_interval
+from workbench.rm_eval import TABLE_SQL
 from workbench.run import Pipeline
 from workbench.store import query
 
@@ -33,25 +34,14 @@ def run_seed(preset: str, seed: int, root: str, overrides: list[str]) -> tuple[s
 
 
 def table(root: str, run_ids: list[str]) -> list[dict]:
-    """One row per dataset and section: pairs over the runs, and each model's accuracy pooled over them."""
-    _, rows = query(
-        root,
-        """select dataset, section, max(n) filter (where model = 'bt') as bt_n, max(n) filter (where model = 'pm') as pm_n,
-                  max(acc) filter (where model = 'bt') as bt, max(acc) filter (where model = 'pm') as pm,
-                  max(acc_a) filter (where model = 'pm') as pm_chosen_a, max(acc_b) filter (where model = 'pm') as pm_chosen_b
-           from (select model, dataset, section, sum(n) as n, sum(accuracy * n) / sum(n) as acc,
-                        sum(accuracy_chosen_a * n) / sum(n) as acc_a, sum(accuracy_chosen_b * n) / sum(n) as acc_b
-                 from rm_eval where list_contains(?, run_id) group by model, dataset, section)
-           group by dataset, section
-           order by dataset, case section when 'all' then 2 when 'length' then 1 else 0 end, section""",
-        [run_ids],
-    )
+    """`workbench rm eval`'s table pooled over the runs, with a Wilson interval for each model's accuracy."""
+    names, rows = query(root, TABLE_SQL, [run_ids])
     out = []
-    for dataset, section, bt_n, pm_n, *accs in rows:
-        row = dict(zip(("bt", "pm", "pm_chosen_a", "pm_chosen_b"), accs), dataset=dataset, section=section, n=bt_n or pm_n)
-        for model, n in (("bt", bt_n), ("pm", pm_n)):
-            if n:
-                lo, hi = wilson_interval(round(row[model] * n), n)
+    for values in rows:
+        row = dict(zip(names, values, strict=True))
+        for model in ("bt", "pm"):
+            if row[model] is not None:
+                lo, hi = wilson_interval(round(row[model] * row["n"]), row["n"])
                 row[f"{model}_ci"] = f"{lo:.2f}–{hi:.2f}" + ("*" if lo > 0.5 else "")
         out.append(row)
     return out

@@ -77,8 +77,8 @@ def test_pages_render_in_chromium(dashboard, tmp_path):
         page = browser.new_page(viewport={"width": 1500, "height": 1300})
         page.goto(url)
         # Runs page: the finished run's and the running run's headline numbers
-        # (each text is awaited: a Streamlit rerun can redraw the page between one element and the next)
-        # (the runs table is a canvas grid whose hidden cells hold the same texts, so the visible widgets are named)
+        # Each element is awaited (Streamlit draws the page in pieces), by its widget: the runs table is a canvas
+        # grid whose hidden cells hold the same texts.
         for run in ("run-done", "run-live"):
             page.get_by_role("heading", name=run).wait_for(timeout=60_000)
         for value in ("0.7500", "1 / 3", "finished", "incomplete"):

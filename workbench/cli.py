@@ -255,7 +255,7 @@ def cmd_rm_eval(args) -> int:
         if not have[0][0]:
             evaluate_run(args.root, run_id)
     print(f"run {run_id}: pairwise accuracy (pm: both orders averaged; pm_chosen_a/b: one order, chosen in slot A/B)")
-    _print_table(*query(args.root, TABLE_SQL, [run_id]))
+    _print_table(*query(args.root, TABLE_SQL, [[run_id]]))
     return 0
 
 

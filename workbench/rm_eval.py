@@ -199,13 +199,17 @@ def evaluate_run(root: str | Path, run_id: str, file: str | Path | None = None, 
     return rows
 
 
+# One row per dataset and section, BT and PM side by side, over the runs in the list parameter: with several runs
+# (seeds) `n` is their pairs together and each accuracy is pooled (weighted by n), as if one run had them all.
 TABLE_SQL = """
 SELECT dataset, section, max(n) AS n,
-       max(accuracy) FILTER (WHERE model = 'bt') AS bt,
-       max(accuracy) FILTER (WHERE model = 'pm') AS pm,
-       max(accuracy_chosen_a) FILTER (WHERE model = 'pm') AS pm_chosen_a,
-       max(accuracy_chosen_b) FILTER (WHERE model = 'pm') AS pm_chosen_b
-FROM rm_eval WHERE run_id = ?
+       max(acc) FILTER (WHERE model = 'bt') AS bt,
+       max(acc) FILTER (WHERE model = 'pm') AS pm,
+       max(acc_a) FILTER (WHERE model = 'pm') AS pm_chosen_a,
+       max(acc_b) FILTER (WHERE model = 'pm') AS pm_chosen_b
+FROM (SELECT model, dataset, section, sum(n) AS n, sum(accuracy * n) / sum(n) AS acc,
+             sum(accuracy_chosen_a * n) / sum(n) AS acc_a, sum(accuracy_chosen_b * n) / sum(n) AS acc_b
+      FROM rm_eval WHERE list_contains(?, run_id) GROUP BY model, dataset, section)
 GROUP BY dataset, section
 ORDER BY dataset, CASE section WHEN 'all' THEN 2 WHEN 'length' THEN 1 ELSE 0 END, section
 """

@@ -7,6 +7,10 @@ with the preference model trained (`reward.train_pm=true`), then prints the `rm_
 dataset and section, the pairs over all seeds, each model's accuracy pooled over the seeds (ties count half) with
 its 95% Wilson interval, and the PM's accuracy from one order alone (chosen in slot A / in slot B). A section
 "beats chance" (`*`) when the interval's lower end is above 0.5.
+
+Then what the two models start from: π0's samples on the preference prompts (the responses the annotator
+labelled), per section, with the share whose gold utility is at least 0.5 — for `reasoning`, the sums π0 gets
+right. Both models are initialized from π0, so a section π0 cannot do is one neither learns to judge.
 """
 
 from __future__ import annotations
@@ -47,6 +51,24 @@ def table(root: str, run_ids: list[str]) -> list[dict]:
     return out
 
 
+PI0_SQL = """
+select p.section, count(*) as samples, avg(s.value) as gold_mean,
+       avg(case when s.value >= 0.5 then 1 else 0 end) as gold_at_least_half
+from generations g
+join prompts p on p.run_id = g.run_id and p.prompt_id = g.prompt_id
+join scores s on s.run_id = g.run_id and s.generation_id = g.generation_id and s.scorer = 'gold'
+where g.run_id in (select unnest(?)) and p.split = 'pref'
+group by p.section order by p.section
+"""
+
+
+def pi0_skill(root: str, run_ids: list[str]) -> list[dict]:
+    """Per section, over the runs: π0's samples on the preference prompts, their mean gold utility, and the share
+    with gold utility >= 0.5."""
+    names, rows = query(root, PI0_SQL, [run_ids])
+    return [dict(zip(names, values, strict=True)) for values in rows]
+
+
 def cli() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="default")
@@ -65,6 +87,10 @@ def cli() -> None:
     print(",".join(cols))
     for row in table(root, run_ids):
         print(",".join(f"{row[c]:.2f}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in cols))
+    print("\nπ0's samples on the preference prompts (what both models start from)")
+    print("section,samples,gold_mean,gold_at_least_half")
+    for row in pi0_skill(root, run_ids):
+        print(f"{row['section']},{row['samples']},{row['gold_mean']:.2f},{row['gold_at_least_half']:.2f}")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ select p.section, count(*) as samples, avg(s.value) as gold_mean,
 from generations g
 join prompts p on p.run_id = g.run_id and p.prompt_id = g.prompt_id
 join scores s on s.run_id = g.run_id and s.generation_id = g.generation_id and s.scorer = 'gold'
-where g.run_id in (select unnest(?)) and p.split = 'pref'
+where list_contains(?, g.run_id) and p.split = 'pref'
 group by p.section order by p.section
 """
 
@@ -82,15 +82,17 @@ def cli() -> None:
         run_id, wall = run_seed(args.preset, seed, root, args.set)
         run_ids.append(run_id)
         print(f"seed {seed}: run {run_id}, reward stage {wall:.0f} s", flush=True)
-    cols = ["dataset", "section", "n", "bt", "bt_ci", "pm", "pm_ci", "pm_chosen_a", "pm_chosen_b"]
     print(f"\n{args.preset} preset, seeds {args.seeds}, overrides {args.set or 'none'} (root {root})")
-    print(",".join(cols))
-    for row in table(root, run_ids):
-        print(",".join(f"{row[c]:.2f}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in cols))
+    cols = ["dataset", "section", "n", "bt", "bt_ci", "pm", "pm_ci", "pm_chosen_a", "pm_chosen_b"]
+    print_csv(cols, table(root, run_ids))
     print("\nπ0's samples on the preference prompts (what both models start from)")
-    print("section,samples,gold_mean,gold_at_least_half")
-    for row in pi0_skill(root, run_ids):
-        print(f"{row['section']},{row['samples']},{row['gold_mean']:.2f},{row['gold_at_least_half']:.2f}")
+    print_csv(["section", "samples", "gold_mean", "gold_at_least_half"], pi0_skill(root, run_ids))
+
+
+def print_csv(cols: list[str], rows: list[dict]) -> None:
+    print(",".join(cols))
+    for row in rows:
+        print(",".join(f"{row[c]:.2f}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in cols))
 
 
 if __name__ == "__main__":

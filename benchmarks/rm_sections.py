@@ -1,6 +1,8 @@
 """BT RM vs pairwise preference model: accuracy by section on the toy world's gold-labelled held-out pairs, over seeds.
 
     python benchmarks/rm_sections.py [--preset default] [--seeds 0,1,2] [--root DIR] [--set key=value ...]
+                                     [--length-split]
+    python benchmarks/rm_sections.py --root DIR --runs RUN,RUN,... [--length-split]   # stored runs, no training
 
 For each seed s (seed = world.seed = s, as `workbench experiment` does) it runs the world, SFT and reward stages
 with the preference model trained (`reward.train_pm=true`), then prints the `rm_eval` rows of those runs: per
@@ -11,6 +13,11 @@ its 95% Wilson interval, and the PM's accuracy from one order alone (chosen in s
 Then what the two models start from: π0's samples on the preference prompts (the responses the annotator
 labelled), per section, with the share whose gold utility is at least 0.5 — for `reasoning`, the sums π0 gets
 right. Both models are initialized from π0, so a section π0 cannot do is one neither learns to judge.
+
+`--length-split` also loads each run's two models and splits every content section's pairs by which response is
+longer (`rm_eval.by_length_direction`): a model judging by length alone is right when the chosen response is the
+longer and wrong when it is the shorter, whatever the content. The annotator prefers the longer of two answers;
+gold does not.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import time
 
 from workbench.config import load_config
 from workbench.labels import wilson_interval
-from workbench.rm_eval import TABLE_SQL
+from workbench.rm_eval import TABLE_SQL, by_length_direction, load_run_models, stored_run_toy_pairs, win_probabilities
 from workbench.run import Pipeline
 from workbench.store import query
 
@@ -69,24 +76,54 @@ def pi0_skill(root: str, run_ids: list[str]) -> list[dict]:
     return [dict(zip(names, values, strict=True)) for values in rows]
 
 
+def length_split(root: str, run_ids: list[str]) -> list[dict]:
+    """Per dataset, content section and length direction, pooled over the runs: pairs and each model's accuracy."""
+    cells: dict[tuple[str, str, str], dict[str, list[float]]] = {}
+    for run_id in run_ids:
+        store, cfg, tokenizer, bt, pm = load_run_models(root, run_id)
+        pairs = stored_run_toy_pairs(store, cfg, tokenizer)
+        for model, (p_win, _, _) in win_probabilities(pairs, tokenizer, bt, pm).items():
+            for key, (right, n) in by_length_direction(pairs, p_win).items():
+                cell = cells.setdefault(key, {}).setdefault(model, [0.0, 0])
+                cell[0] += right
+                cell[1] += n
+    out = []
+    for (dataset, section, side), models in sorted(cells.items()):
+        row = {"dataset": dataset, "section": section, "length": side, "n": next(iter(models.values()))[1]}
+        row.update({model: right / n for model, (right, n) in models.items()})
+        out.append(row)
+    return out
+
+
 def cli() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="default")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--root", default=None, help="where to write the runs (default: a temporary folder)")
     p.add_argument("--set", action="append", default=[])
+    p.add_argument("--runs", default=None, help="comma-separated run ids under --root to report on instead of training")
+    p.add_argument("--length-split", action="store_true", help="also split each section by which response is longer")
     args = p.parse_args()
-    root = args.root or tempfile.mkdtemp(prefix="wb-rm-sections-")
-    run_ids = []
-    for seed in [int(s) for s in args.seeds.split(",")]:
-        run_id, wall = run_seed(args.preset, seed, root, args.set)
-        run_ids.append(run_id)
-        print(f"seed {seed}: run {run_id}, reward stage {wall:.0f} s", flush=True)
-    print(f"\n{args.preset} preset, seeds {args.seeds}, overrides {args.set or 'none'} (root {root})")
+    if args.runs:
+        if not args.root:
+            p.error("--runs needs the --root they are stored under")
+        root, run_ids = args.root, args.runs.split(",")
+        print(f"stored runs {args.runs} (root {root})")
+    else:
+        root = args.root or tempfile.mkdtemp(prefix="wb-rm-sections-")
+        run_ids = []
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            run_id, wall = run_seed(args.preset, seed, root, args.set)
+            run_ids.append(run_id)
+            print(f"seed {seed}: run {run_id}, reward stage {wall:.0f} s", flush=True)
+        print(f"\n{args.preset} preset, seeds {args.seeds}, overrides {args.set or 'none'} (root {root})")
     cols = ["dataset", "section", "n", "bt", "bt_ci", "pm", "pm_ci", "pm_chosen_a", "pm_chosen_b"]
     print_csv(cols, table(root, run_ids))
     print("\nπ0's samples on the preference prompts (what both models start from)")
     print_csv(["section", "samples", "gold_mean", "gold_at_least_half"], pi0_skill(root, run_ids))
+    if args.length_split:
+        print("\nAccuracy by which response is longer (pairs whose content differs)")
+        print_csv(["dataset", "section", "length", "n", "bt", "pm"], length_split(root, run_ids))
 
 
 def print_csv(cols: list[str], rows: list[dict]) -> None:

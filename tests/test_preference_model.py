@@ -7,7 +7,7 @@ import pytest
 from workbench.preference_model import (
     knockout, label_ids, pm_prompt, round_robin_scores, training_rows,
 )
-from workbench.rm_eval import bt_win_probability, pairwise_accuracy, section_rows
+from workbench.rm_eval import LENGTH, bt_win_probability, by_length_direction, pairwise_accuracy, section_rows
 from workbench.world import SECTIONS
 
 
@@ -82,8 +82,29 @@ def test_accuracy_counts_ties_half_and_position_columns():
     assert by["chat"].accuracy == 1.0 and by["reasoning"].accuracy == 0.0
 
 
+def test_length_split_separates_a_length_judge_from_a_content_judge():
+    from workbench.datasets import PreferencePair
+
+    q = [{"role": "user", "content": "List 2 fruits."}]
+    pairs = [
+        PreferencePair(q, "apple, pear.", "apple, pear, plum, fig.", "toy-bench", "chat-hard"),  # chosen shorter
+        PreferencePair(q, "apple, fig.", "apple.", "toy-bench", "chat-hard"),  # chosen longer
+        PreferencePair(q, "pear, lime.", "pear, red.", "toy-bench", "chat-hard"),  # equal length: "longer" side
+        PreferencePair(q, "apple, pear.", "Great question! apple, pear.", "toy-bench", LENGTH),  # left out
+    ]
+    # a model that always prefers the longer response (a tie on equal lengths)
+    longer = [0.0, 1.0, 0.5, 0.0]
+    split = by_length_direction(pairs, longer)
+    assert split == {("toy-bench", "chat-hard", "chosen shorter"): [0.0, 1],
+                     ("toy-bench", "chat-hard", "chosen longer"): [1.5, 2]}
+    # a content judge is right on both sides
+    split = by_length_direction(pairs, [0.9, 0.8, 0.7, 0.2])
+    assert split[("toy-bench", "chat-hard", "chosen shorter")] == [1.0, 1]
+    assert split[("toy-bench", "chat-hard", "chosen longer")] == [2.0, 2]
+
+
 def test_held_out_labels_follow_gold_and_split_content_from_length(tiny):
-    from workbench.rm_eval import LENGTH, _labelled, bench_pairs
+    from workbench.rm_eval import _labelled, bench_pairs
 
     cfg, _, tok, world = tiny
     add = next(p for p in world.split("eval") if p.family == "addition")

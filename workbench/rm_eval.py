@@ -126,17 +126,15 @@ def toy_pairs_for_run(cfg, prompts, pi0, tokenizer) -> list[PreferencePair]:
     return heldout_pairs(cfg, prompts, pi0, tokenizer) + bench_pairs(cfg, prompts, tokenizer)
 
 
-def evaluate(run_id: str, dataset: str, pairs: list[PreferencePair], tokenizer, bt=None, pm=None,
-             max_part_chars: int | None = None) -> list[RMEval]:
-    """RMEval rows for whichever of the two models is given, on `pairs` (contexts formatted as the toy models
-    were trained: "Q: {prompt}\\nA:")."""
+def win_probabilities(pairs: list[PreferencePair], tokenizer, bt=None, pm=None,
+                      max_part_chars: int | None = None) -> dict[str, tuple[list[float], list[float] | None, list[float] | None]]:
+    """{model: (P(chosen ≻ rejected), p_A with chosen in slot A, p_A with chosen in slot B)} for whichever of the
+    two models is given (the slot columns are None for the BT RM), on `pairs` with contexts formatted as the toy
+    models were trained: "Q: {prompt}\\nA:"."""
     from workbench.world import format_prompt
 
-    if not pairs:
-        return []
     contexts = [format_prompt(p.prompt_text) for p in pairs]
-    sections = [p.section or "unknown" for p in pairs]
-    rows = []
+    out = {}
     if bt is not None:
         from workbench.reward import score
 
@@ -144,30 +142,52 @@ def evaluate(run_id: str, dataset: str, pairs: list[PreferencePair], tokenizer, 
         ctx = [c[-max_part_chars:] for c in contexts] if max_part_chars else contexts
         rc = score(bt, tokenizer, ctx, [clip(p.chosen.strip()) for p in pairs])
         rr = score(bt, tokenizer, ctx, [clip(p.rejected.strip()) for p in pairs])
-        rows += section_rows(run_id, "bt", dataset, sections, bt_win_probability(rc, rr))
+        out["bt"] = (bt_win_probability(rc, rr), None, None)
     if pm is not None:
         from workbench.preference_model import prefer
 
-        both, ab, ba = prefer(pm, tokenizer, contexts, [p.chosen for p in pairs], [p.rejected for p in pairs],
-                              max_part_chars=max_part_chars)
-        rows += section_rows(run_id, "pm", dataset, sections, both, ab, ba)
+        out["pm"] = prefer(pm, tokenizer, contexts, [p.chosen for p in pairs], [p.rejected for p in pairs],
+                           max_part_chars=max_part_chars)
+    return out
+
+
+def evaluate(run_id: str, dataset: str, pairs: list[PreferencePair], tokenizer, bt=None, pm=None,
+             max_part_chars: int | None = None) -> list[RMEval]:
+    """RMEval rows for whichever of the two models is given, on `pairs`."""
+    if not pairs:
+        return []
+    sections = [p.section or "unknown" for p in pairs]
+    rows = []
+    for model, (both, ab, ba) in win_probabilities(pairs, tokenizer, bt, pm, max_part_chars).items():
+        rows += section_rows(run_id, model, dataset, sections, both, ab, ba)
     return rows
 
 
-def evaluate_run(root: str | Path, run_id: str, file: str | Path | None = None, log=print) -> list[RMEval]:
-    """Evaluate a stored run's RM and PM (whichever exist) on its held-out pairs, or on a RewardBench file;
-    writes the rows to the run's `rm_eval` table and returns them."""
-    import re
+def by_length_direction(pairs: list[PreferencePair], p_win: list[float]) -> dict[tuple[str, str, str], list[float]]:
+    """Accuracy split by which response is longer, for the pairs whose content differs (every section but
+    `length`): {(dataset, section, "chosen shorter" | "chosen longer"): [ranked right (ties half), pairs]}; equal
+    lengths count as "chosen longer". A model that judges by length alone scores near 1 on one side and near 0 on
+    the other whatever the content; one that judges content scores alike on both."""
+    out: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+    for pair, p in zip(pairs, p_win, strict=True):
+        if pair.section == LENGTH:
+            continue
+        side = "chosen shorter" if len(pair.chosen.strip()) < len(pair.rejected.strip()) else "chosen longer"
+        cell = out[(pair.source, pair.section or "unknown", side)]
+        cell[0] += pairwise_accuracy([p])
+        cell[1] += 1
+    return dict(out)
 
+
+def load_run_models(root: str | Path, run_id: str):
+    """(store, config, tokenizer, BT RM or None, PM or None) of a stored run; raises when it has neither model."""
     import yaml
 
     from workbench.config import RunConfig, from_dict
-    from workbench.datasets import load_pairs
-    from workbench.model import load_policy, load_tokenizer
+    from workbench.model import load_tokenizer
     from workbench.preference_model import load_pm
     from workbench.reward import load_reward_model
     from workbench.store import RunStore
-    from workbench.world import build_world
 
     store = RunStore(root, run_id)
     if not (store.dir / "config.yaml").is_file():
@@ -178,13 +198,33 @@ def evaluate_run(root: str | Path, run_id: str, file: str | Path | None = None, 
     pm = load_pm(store.model_dir("pm")) if store.model_dir("pm").exists() else None
     if bt is None and pm is None:
         raise FileNotFoundError(f"run {run_id} has neither a reward model (models/rm) nor a preference model (models/pm)")
+    return store, cfg, tokenizer, bt, pm
+
+
+def stored_run_toy_pairs(store, cfg, tokenizer) -> list[PreferencePair]:
+    """Both toy evaluation sets of a stored run, rebuilt from its world and π0 (the same seeds as its reward
+    stage, so the same pairs)."""
+    from workbench.model import load_policy
+    from workbench.world import build_world
+
+    world = build_world(cfg.world, cfg.loop.iterations, store.run_id)
+    return toy_pairs_for_run(cfg, world.split("eval"), load_policy(store.model_dir("sft")), tokenizer)
+
+
+def evaluate_run(root: str | Path, run_id: str, file: str | Path | None = None, log=print) -> list[RMEval]:
+    """Evaluate a stored run's RM and PM (whichever exist) on its held-out pairs, or on a RewardBench file;
+    writes the rows to the run's `rm_eval` table and returns them."""
+    import re
+
+    from workbench.datasets import load_pairs
+
+    store, cfg, tokenizer, bt, pm = load_run_models(root, run_id)
     if file is not None:
         pairs = load_pairs("reward-bench", file).pairs
         dataset = Path(file).stem
         max_chars = 4 * cfg.model.max_length  # the tiny models have seen short texts only
     else:
-        world = build_world(cfg.world, cfg.loop.iterations, run_id)
-        pairs = toy_pairs_for_run(cfg, world.split("eval"), load_policy(store.model_dir("sft")), tokenizer)
+        pairs = stored_run_toy_pairs(store, cfg, tokenizer)
         log(f"[workbench] rm eval: {len(pairs)} held-out pairs")
         rows = evaluate_heldout(run_id, pairs, tokenizer, bt, pm)
         # the reward stage stored the same evaluation already (same seeds, same models): store it only once

@@ -126,8 +126,11 @@ def toy_pairs_for_run(cfg, prompts, pi0, tokenizer) -> list[PreferencePair]:
     return heldout_pairs(cfg, prompts, pi0, tokenizer) + bench_pairs(cfg, prompts, tokenizer)
 
 
+WinProbabilities = tuple[list[float], list[float] | None, list[float] | None]  # both orders, chosen in A, in B
+
+
 def win_probabilities(pairs: list[PreferencePair], tokenizer, bt=None, pm=None,
-                      max_part_chars: int | None = None) -> dict[str, tuple[list[float], list[float] | None, list[float] | None]]:
+                      max_part_chars: int | None = None) -> dict[str, WinProbabilities]:
     """{model: (P(chosen ≻ rejected), p_A with chosen in slot A, p_A with chosen in slot B)} for whichever of the
     two models is given (the slot columns are None for the BT RM), on `pairs` with contexts formatted as the toy
     models were trained: "Q: {prompt}\\nA:"."""

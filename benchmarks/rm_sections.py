@@ -1,8 +1,9 @@
 """BT RM vs pairwise preference model: accuracy by section on the toy world's gold-labelled held-out pairs, over seeds.
 
     python benchmarks/rm_sections.py [--preset default] [--seeds 0,1,2] [--root DIR] [--set key=value ...]
-                                     [--length-split]
-    python benchmarks/rm_sections.py --root DIR --runs RUN,RUN,... [--length-split]   # stored runs, no training
+                                     [--length-split] [--annotator-agreement]
+    python benchmarks/rm_sections.py --root DIR --runs RUN,RUN,... [--length-split] [--annotator-agreement]
+                                                                         # stored runs, no training
 
 For each seed s (seed = world.seed = s, as `workbench experiment` does) it runs the world, SFT and reward stages
 with the preference model trained (`reward.train_pm=true`), then prints the `rm_eval` rows of those runs: per
@@ -17,7 +18,8 @@ right. Both models are initialized from π0, so a section π0 cannot do is one n
 `--length-split` also loads each run's two models and splits every content section's pairs by which response is
 longer (`rm_eval.by_length_direction`): a model judging by length alone is right when the chosen response is the
 longer and wrong when it is the shorter, whatever the content. The annotator prefers the longer of two answers;
-gold does not.
+gold does not. `--annotator-agreement` scores the same predictions against the annotator's more likely label
+instead of gold: whether a model that misses gold learned the labels or failed to learn them.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ import time
 
 from workbench.config import load_config
 from workbench.labels import wilson_interval
-from workbench.rm_eval import TABLE_SQL, by_length_direction, load_run_models, stored_run_toy_pairs, win_probabilities
+from workbench.rm_eval import (
+    TABLE_SQL, by_length_direction, load_run_models, pairwise_accuracy, stored_run_toy_pairs, win_probabilities,
+)
 from workbench.run import Pipeline
 from workbench.store import query
 
@@ -76,13 +80,19 @@ def pi0_skill(root: str, run_ids: list[str]) -> list[dict]:
     return [dict(zip(names, values, strict=True)) for values in rows]
 
 
-def length_split(root: str, run_ids: list[str]) -> list[dict]:
-    """Per dataset, content section and length direction, pooled over the runs: pairs and each model's accuracy."""
-    cells: dict[tuple[str, str, str], dict[str, list[float]]] = {}
+def predictions(root: str, run_ids: list[str]):
+    """(config, held-out pairs, {model: P(chosen ≻ rejected)}) for each stored run, its two models loaded again."""
     for run_id in run_ids:
         store, cfg, tokenizer, bt, pm = load_run_models(root, run_id)
         pairs = stored_run_toy_pairs(store, cfg, tokenizer)
-        for model, (p_win, _, _) in win_probabilities(pairs, tokenizer, bt, pm).items():
+        yield cfg, pairs, {m: p_win for m, (p_win, _, _) in win_probabilities(pairs, tokenizer, bt, pm).items()}
+
+
+def length_split(runs) -> list[dict]:
+    """Per dataset, content section and length direction, pooled over the runs: pairs and each model's accuracy."""
+    cells: dict[tuple[str, str, str], dict[str, list[float]]] = {}
+    for _, pairs, p_wins in runs:
+        for model, p_win in p_wins.items():
             for key, (right, n) in by_length_direction(pairs, p_win).items():
                 cell = cells.setdefault(key, {}).setdefault(model, [0.0, 0])
                 cell[0] += right
@@ -90,6 +100,35 @@ def length_split(root: str, run_ids: list[str]) -> list[dict]:
     out = []
     for (dataset, section, side), models in sorted(cells.items()):
         row = {"dataset": dataset, "section": section, "length": side, "n": next(iter(models.values()))[1]}
+        row.update({model: right / n for model, (right, n) in models.items()})
+        out.append(row)
+    return out
+
+
+def annotator_agreement(runs) -> list[dict]:
+    """Per dataset and section (and all), pooled over the runs: how often each model picks the response the
+    simulated annotator would pick more often than not (from the gold utilities and lengths, as it labels), ties
+    counting half; `annotator_vs_gold`: how often that response is also gold's. A model that learned the labels
+    well scores near the annotator's own agreement with itself, 1; the gap to `accuracy` is what the labels cost."""
+    from workbench.annotator import preference_probability
+
+    cells: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for cfg, pairs, p_wins in runs:
+        majority = [preference_probability(p.score_chosen, p.score_rejected, len(p.chosen.strip()),
+                                           len(p.rejected.strip()), cfg.annotator) for p in pairs]
+        for model, p_win in {"annotator_vs_gold": majority, **p_wins}.items():
+            for pair, p, a in zip(pairs, p_win, majority, strict=True):
+                agree = 0.5 if 0.5 in (p, a) else float((p > 0.5) == (a > 0.5))
+                if model == "annotator_vs_gold":
+                    agree = pairwise_accuracy([a])
+                for key in ((pair.source, pair.section or "unknown"), (pair.source, "all")):
+                    cell = cells.setdefault(key, {}).setdefault(model, [0.0, 0])
+                    cell[0] += agree
+                    cell[1] += 1
+    order = {"all": 2, "length": 1}  # as TABLE_SQL: the content sections, then length, then all
+    out = []
+    for (dataset, section), models in sorted(cells.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0), kv[0])):
+        row = {"dataset": dataset, "section": section, "n": models["annotator_vs_gold"][1]}
         row.update({model: right / n for model, (right, n) in models.items()})
         out.append(row)
     return out
@@ -103,6 +142,8 @@ def cli() -> None:
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--runs", default=None, help="comma-separated run ids under --root to report on instead of training")
     p.add_argument("--length-split", action="store_true", help="also split each section by which response is longer")
+    p.add_argument("--annotator-agreement", action="store_true",
+                   help="also report how often each model picks what the annotator would (rather than gold)")
     args = p.parse_args()
     if args.runs:
         if not args.root:
@@ -121,9 +162,14 @@ def cli() -> None:
     print_csv(cols, table(root, run_ids))
     print("\nπ0's samples on the preference prompts (what both models start from)")
     print_csv(["section", "samples", "gold_mean", "gold_at_least_half"], pi0_skill(root, run_ids))
+    if args.length_split or args.annotator_agreement:
+        runs = list(predictions(root, run_ids))
     if args.length_split:
         print("\nAccuracy by which response is longer (pairs whose content differs)")
-        print_csv(["dataset", "section", "length", "n", "bt", "pm"], length_split(root, run_ids))
+        print_csv(["dataset", "section", "length", "n", "bt", "pm"], length_split(runs))
+    if args.annotator_agreement:
+        print("\nAgreement with the annotator's more likely label (not gold)")
+        print_csv(["dataset", "section", "n", "annotator_vs_gold", "bt", "pm"], annotator_agreement(runs))
 
 
 def print_csv(cols: list[str], rows: list[dict]) -> None:

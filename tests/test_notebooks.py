@@ -1,8 +1,8 @@
 """The notebooks, executed top to bottom with nbclient on the quick preset, and what the notebook API adds.
 
 All four notebooks share one store root, in order: 01 makes a quick run stage by stage; 02, 03 and 04 reuse it
-(`Workbench.run(..., reuse=True)`), 02 adds a run with a length penalty and 04 the first stages of a run whose reward
-model trains on the labels it writes. Each notebook's own assertion cells check its numbers against the store; a
+(`Workbench.run(..., reuse=True)`), 02 adds a run with a length penalty, 03 the first stages of a run that also trains
+the preference model, and 04 the first stages of a run whose reward model trains on the labels it writes. Each notebook's own assertion cells check its numbers against the store; a
 failing cell fails the test with the cell's error. Execution times are printed.
 """
 
@@ -80,12 +80,13 @@ def test_notebook_runs_top_to_bottom(name, executed):
 
 
 def test_notebooks_shared_one_baseline(nb_env, executed):
-    """Reuse worked: the baseline, the λ run and the extra_pairs run, nothing trained twice."""
+    """Reuse worked: the baseline, the λ run, the PM run and the extra_pairs run, nothing trained twice."""
     runs = Workbench(nb_env).table("runs")
-    assert len(runs) == 3, runs[["run_id", "config"]]
+    assert len(runs) == 4, runs[["run_id", "config"]]
     configs = [json.loads(c) for c in runs.config]
-    assert sorted(c["loop"]["length_penalty"] for c in configs) == [0.0, 0.0, 0.01]
-    assert sorted(c["reward"]["extra_pairs"] for c in configs) == [[], [], ["human"]]
+    assert sorted(c["loop"]["length_penalty"] for c in configs) == [0.0, 0.0, 0.0, 0.01]
+    assert sorted(c["reward"]["extra_pairs"] for c in configs) == [[], [], [], ["human"]]
+    assert sorted(c["reward"]["train_pm"] for c in configs) == [False, False, False, True]
 
 
 def test_api_stage_by_stage_matches_the_cli_run(nb_env, executed, quick_cli_run):

@@ -88,21 +88,30 @@ def predictions(root: str, run_ids: list[str]):
         yield cfg, pairs, {m: p_win for m, (p_win, _, _) in win_probabilities(pairs, tokenizer, bt, pm).items()}
 
 
-def length_split(runs) -> list[dict]:
-    """Per dataset, content section and length direction, pooled over the runs: pairs and each model's accuracy."""
-    cells: dict[tuple[str, str, str], dict[str, list[float]]] = {}
-    for _, pairs, p_wins in runs:
-        for model, p_win in p_wins.items():
-            for key, (right, n) in by_length_direction(pairs, p_win).items():
-                cell = cells.setdefault(key, {}).setdefault(model, [0.0, 0])
-                cell[0] += right
-                cell[1] += n
+def _add(cells: dict, key: tuple, model: str, right: float, n: int) -> None:
+    cell = cells.setdefault(key, {}).setdefault(model, [0.0, 0])
+    cell[0] += right
+    cell[1] += n
+
+
+def _rows(cells: dict, names: tuple[str, ...], sort_key=None) -> list[dict]:
+    """One row per key: its fields under `names`, the pairs (n) and each model's pooled share."""
     out = []
-    for (dataset, section, side), models in sorted(cells.items()):
-        row = {"dataset": dataset, "section": section, "length": side, "n": next(iter(models.values()))[1]}
+    for key, models in sorted(cells.items(), key=sort_key):
+        row = {**dict(zip(names, key, strict=True)), "n": next(iter(models.values()))[1]}
         row.update({model: right / n for model, (right, n) in models.items()})
         out.append(row)
     return out
+
+
+def length_split(runs) -> list[dict]:
+    """Per dataset, content section and length direction, pooled over the runs: pairs and each model's accuracy."""
+    cells: dict = {}
+    for _, pairs, p_wins in runs:
+        for model, p_win in p_wins.items():
+            for key, (right, n) in by_length_direction(pairs, p_win).items():
+                _add(cells, key, model, right, n)
+    return _rows(cells, ("dataset", "section", "length"))
 
 
 def annotator_agreement(runs) -> list[dict]:
@@ -112,26 +121,18 @@ def annotator_agreement(runs) -> list[dict]:
     well scores near the annotator's own agreement with itself, 1; the gap to `accuracy` is what the labels cost."""
     from workbench.annotator import preference_probability
 
-    cells: dict[tuple[str, str], dict[str, list[float]]] = {}
+    cells: dict = {}
     for cfg, pairs, p_wins in runs:
-        majority = [preference_probability(p.score_chosen, p.score_rejected, len(p.chosen.strip()),
-                                           len(p.rejected.strip()), cfg.annotator) for p in pairs]
-        for model, p_win in {"annotator_vs_gold": majority, **p_wins}.items():
-            for pair, p, a in zip(pairs, p_win, majority, strict=True):
-                agree = 0.5 if 0.5 in (p, a) else float((p > 0.5) == (a > 0.5))
-                if model == "annotator_vs_gold":
-                    agree = pairwise_accuracy([a])
-                for key in ((pair.source, pair.section or "unknown"), (pair.source, "all")):
-                    cell = cells.setdefault(key, {}).setdefault(model, [0.0, 0])
-                    cell[0] += agree
-                    cell[1] += 1
+        for i, pair in enumerate(pairs):
+            a = preference_probability(pair.score_chosen, pair.score_rejected, len(pair.chosen.strip()),
+                                       len(pair.rejected.strip()), cfg.annotator)
+            agree = {"annotator_vs_gold": pairwise_accuracy([a])}
+            agree.update({m: 0.5 if 0.5 in (p[i], a) else float((p[i] > 0.5) == (a > 0.5)) for m, p in p_wins.items()})
+            for key in ((pair.source, pair.section or "unknown"), (pair.source, "all")):
+                for model, value in agree.items():
+                    _add(cells, key, model, value, 1)
     order = {"all": 2, "length": 1}  # as TABLE_SQL: the content sections, then length, then all
-    out = []
-    for (dataset, section), models in sorted(cells.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0), kv[0])):
-        row = {"dataset": dataset, "section": section, "n": models["annotator_vs_gold"][1]}
-        row.update({model: right / n for model, (right, n) in models.items()})
-        out.append(row)
-    return out
+    return _rows(cells, ("dataset", "section"), sort_key=lambda kv: (kv[0][0], order.get(kv[0][1], 0), kv[0]))
 
 
 def cli() -> None:

@@ -2,8 +2,9 @@
 
 All four notebooks share one store root, in order: 01 makes a quick run stage by stage; 02, 03 and 04 reuse it
 (`Workbench.run(..., reuse=True)`), 02 adds a run with a length penalty, 03 the first stages of a run that also trains
-the preference model, and 04 the first stages of a run whose reward model trains on the labels it writes. Each notebook's own assertion cells check its numbers against the store; a
-failing cell fails the test with the cell's error. Execution times are printed.
+the preference model, and 04 the first stages of a run whose reward model trains on the labels it writes. Each
+notebook's own assertion cells check its numbers against the store; a failing cell fails the test with the cell's
+error. Execution times are printed.
 """
 
 import json

@@ -8,7 +8,8 @@
     workbench dashboard [--root DIR] [--port N] [--host ADDR]
     workbench data prepare --format NAME --file PATH [--json] [--skip-invalid] [--out FILE]
     workbench data mix NAME [--source NAME=PATH ...] [--out FILE] [--json] [--root DIR]
-    workbench rm eval [--root DIR] [--run RUN] [--file PATH]
+    workbench rm eval [--root DIR] [--run RUN] [--file PATH]  |  workbench rm eval --models DIR --file PATH
+    workbench rm train --model MODEL --data FORMAT:PATH [--data ...] --out DIR [--pm] [--config FILE] [--set ...]
     workbench notebook NAME [--root DIR]  |  workbench notebook --strip
     workbench stage NAME --run RUN [--iteration T] [--root DIR]     # one stage; `iteration` runs under accelerate
 """
@@ -243,9 +244,33 @@ def _latest_run(root: str) -> str:
     return rows[0][0]
 
 
+def cmd_rm_train(args) -> int:
+    from workbench.rm_train import main
+
+    cfg = load_config(preset=args.preset if not args.config else None, path=args.config, overrides=args.set)
+    main(cfg, args.model, args.data, args.out, train_pm=args.pm, skip_invalid=args.skip_invalid)
+    print(f"\nnext: workbench rm eval --models {args.out} --file REWARD_BENCH_FILE")
+    return 0
+
+
 def cmd_rm_eval(args) -> int:
     from workbench.rm_eval import HELDOUT, TABLE_SQL, evaluate_run
     from workbench.store import query
+
+    if args.models:
+        from workbench.rm_train import evaluate_models
+
+        if not args.file or args.run:
+            raise ValueError("--models evaluates a folder of `workbench rm train` on a --file; drop --run")
+        rows = evaluate_models(args.models, args.file)
+        by = {(r.section, r.model): r for r in rows}
+        sections = list(dict.fromkeys(r.section for r in rows))
+        cell = lambda s, m, f: getattr(by[(s, m)], f) if (s, m) in by else None
+        print(f"{args.models}: pairwise accuracy (pm: both orders averaged; pm_chosen_a/b: one order, chosen in slot A/B)")
+        _print_table(["section", "n", "bt", "pm", "pm_chosen_a", "pm_chosen_b"],
+                     [(s, cell(s, "bt", "n"), cell(s, "bt", "accuracy"), cell(s, "pm", "accuracy"),
+                       cell(s, "pm", "accuracy_chosen_a"), cell(s, "pm", "accuracy_chosen_b")) for s in sections])
+        return 0
 
     run_id = args.run or _latest_run(args.root)
     if args.file:
@@ -379,7 +404,21 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("--root", default="runs")
     me.add_argument("--run", help="run id (default: the latest run under --root)")
     me.add_argument("--file", help="a RewardBench-format file (.jsonl/.parquet) to evaluate on")
+    me.add_argument("--models", metavar="DIR", help="evaluate the models `workbench rm train` saved in DIR (needs --file)")
     me.set_defaults(fn=cmd_rm_eval)
+    mt = msub.add_parser("train", help="train the BT reward model (and the preference model) from any causal LM on "
+                                       "preference files, outside a toy run")
+    mt.add_argument("--model", required=True, help="base model: a save_pretrained folder, or a hub id")
+    mt.add_argument("--data", action="append", required=True, metavar="FORMAT:PATH",
+                    help="a preference file of any `data prepare` format (a `data mix --out` file is pairs:PATH); repeat")
+    mt.add_argument("--out", required=True, help="a new folder: rm/, pm/ and rm_train.json go there")
+    mt.add_argument("--pm", action="store_true", help="also train the pairwise preference model")
+    mt.add_argument("--skip-invalid", action="store_true", help="count malformed rows by reason instead of stopping")
+    cfg_src = mt.add_mutually_exclusive_group()
+    cfg_src.add_argument("--preset", default="default", help="whose reward.* and model.max_length to use (default: default)")
+    cfg_src.add_argument("--config", help="a YAML config file (e.g. configs/llama3-8b-rlhflow.yaml)")
+    mt.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field, e.g. reward.epochs=1")
+    mt.set_defaults(fn=cmd_rm_train)
     nb = sub.add_parser("notebook", help="open a notebook of notebooks/ in JupyterLab, or --strip their outputs")
     nb.add_argument("name", nargs="?", help="01_quickstart, 02_length_bias, ... (a unique prefix such as 01 works)")
     nb.add_argument("--root", default="runs", help="the store the notebook uses, passed as $WORKBENCH_ROOT (default ./runs)")
@@ -408,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"workbench: config error: {e}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, StoreError) as e:
+    except (FileNotFoundError, FileExistsError, StoreError) as e:
         print(f"workbench {args.command}: {e}", file=sys.stderr)
         return 2
     except (ValueError, duckdb.Error) as e:  # DataError and PromptFileError are ValueErrors

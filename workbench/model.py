@@ -81,10 +81,11 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_policy(path: Path):
+def load_policy(path: Path | str):
+    """A `save_pretrained` folder (a Path, checked) or a hub id (a str)."""
     from transformers import AutoModelForCausalLM
 
-    if not Path(path).exists():
+    if isinstance(path, Path) and not path.exists():
         raise FileNotFoundError(f"model folder {path} does not exist")
     return AutoModelForCausalLM.from_pretrained(path, dtype="float32").to(device())
 

@@ -12,10 +12,11 @@ from workbench.config import RunConfig
 from workbench.model import batched_logits, train_and_save, training_args
 
 
-def load_reward_model(path: Path, tokenizer):
+def load_reward_model(path: Path | str, tokenizer):
+    """A `save_pretrained` folder (a Path, checked) or a hub id (a str), with a scalar head (new if it had none)."""
     from transformers import AutoModelForSequenceClassification
 
-    if not Path(path).exists():
+    if isinstance(path, Path) and not path.exists():
         raise FileNotFoundError(f"model folder {path} does not exist")
     from workbench.model import device
 
@@ -47,5 +48,10 @@ def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, ou
 
 def score(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int = 256) -> list[float]:
     """Reward of each (prompt, response), formatted exactly as in training: prompt + " " + response + eos."""
-    texts = [p + " " + r + tokenizer.eos_token for p, r in zip(prompts, responses, strict=True)]
+    return score_texts(model, tokenizer, [p + " " + r + tokenizer.eos_token for p, r in zip(prompts, responses, strict=True)],
+                       batch_size)
+
+
+def score_texts(model, tokenizer, texts: list[str], batch_size: int = 256) -> list[float]:
+    """Reward of each text, laid out whole (special tokens included) as the RM was trained."""
     return batched_logits(model, tokenizer, texts, lambda logits, _: logits[:, 0].tolist(), batch_size, "score rm")

@@ -130,21 +130,28 @@ WinProbabilities = tuple[list[float], list[float] | None, list[float] | None]  #
 
 
 def win_probabilities(pairs: list[PreferencePair], tokenizer, bt=None, pm=None,
-                      max_part_chars: int | None = None) -> dict[str, WinProbabilities]:
+                      max_part_chars: int | None = None, layout=None) -> dict[str, WinProbabilities]:
     """{model: (P(chosen ≻ rejected), p_A with chosen in slot A, p_A with chosen in slot B)} for whichever of the
-    two models is given (the slot columns are None for the BT RM), on `pairs` with contexts formatted as the toy
-    models were trained: "Q: {prompt}\\nA:"."""
+    two models is given (the slot columns are None for the BT RM), on `pairs` laid out as the models were trained:
+    by default as a toy run's models, "Q: {prompt}\\nA:"; `layout` (rm_train.Layout) for models `workbench rm
+    train` made, which may use the tokenizer's chat template."""
     from workbench.world import format_prompt
 
     contexts = [format_prompt(p.prompt_text) for p in pairs]
+    if layout is not None:
+        contexts = [layout.pm_row(p)["prompt"] for p in pairs]
     out = {}
     if bt is not None:
-        from workbench.reward import score
+        from workbench.reward import score, score_texts
 
         clip = (lambda s: s[:max_part_chars]) if max_part_chars else (lambda s: s)  # noqa: E731
-        ctx = [c[-max_part_chars:] for c in contexts] if max_part_chars else contexts
-        rc = score(bt, tokenizer, ctx, [clip(p.chosen.strip()) for p in pairs])
-        rr = score(bt, tokenizer, ctx, [clip(p.rejected.strip()) for p in pairs])
+        if layout is not None:
+            rc = score_texts(bt, tokenizer, [layout.reward_text(tokenizer, p, clip(p.chosen.strip())) for p in pairs])
+            rr = score_texts(bt, tokenizer, [layout.reward_text(tokenizer, p, clip(p.rejected.strip())) for p in pairs])
+        else:
+            ctx = [c[-max_part_chars:] for c in contexts] if max_part_chars else contexts
+            rc = score(bt, tokenizer, ctx, [clip(p.chosen.strip()) for p in pairs])
+            rr = score(bt, tokenizer, ctx, [clip(p.rejected.strip()) for p in pairs])
         out["bt"] = (bt_win_probability(rc, rr), None, None)
     if pm is not None:
         from workbench.preference_model import prefer
@@ -155,13 +162,13 @@ def win_probabilities(pairs: list[PreferencePair], tokenizer, bt=None, pm=None,
 
 
 def evaluate(run_id: str, dataset: str, pairs: list[PreferencePair], tokenizer, bt=None, pm=None,
-             max_part_chars: int | None = None) -> list[RMEval]:
+             max_part_chars: int | None = None, layout=None) -> list[RMEval]:
     """RMEval rows for whichever of the two models is given, on `pairs`."""
     if not pairs:
         return []
     sections = [p.section or "unknown" for p in pairs]
     rows = []
-    for model, (both, ab, ba) in win_probabilities(pairs, tokenizer, bt, pm, max_part_chars).items():
+    for model, (both, ab, ba) in win_probabilities(pairs, tokenizer, bt, pm, max_part_chars, layout).items():
         rows += section_rows(run_id, model, dataset, sections, both, ab, ba)
     return rows
 

@@ -1,0 +1,153 @@
+"""`workbench rm train` / `rm eval --models`: the BT RM and the PM trained from a base model folder on preference
+files, outside a toy run, in both layouts (the tokenizer's chat template, or the toy world's "Q: …\\nA:")."""
+
+import copy
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench.datasets import load_pairs
+from workbench.rm_train import REPORT, Layout, ensure_pad_token
+
+CLI = [sys.executable, "-m", "workbench"]
+FIX = Path(__file__).parent / "fixtures"
+CHAT_TEMPLATE = "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+
+
+@pytest.fixture(scope="module")
+def bases(tiny, tmp_path_factory):
+    """Two base-model folders (model and tokenizer together, as on the hub): the tiny Llama with the toy tokenizer,
+    and the same with a chat template."""
+    _, root, _, _ = tiny
+    out = tmp_path_factory.mktemp("bases")
+    for name in ("toy", "chat"):
+        shutil.copytree(root / "init", out / name)
+        for f in (root / "tokenizer").iterdir():
+            shutil.copy(f, out / name / f.name)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(out / "chat")
+    tok.chat_template = CHAT_TEMPLATE
+    tok.save_pretrained(out / "chat")
+    return out
+
+
+def _sums(n=16):
+    """Single-turn pairs a model can memorize: the right sum against a wrong one, four per section."""
+    sections = ["chat", "chat-hard", "reasoning", "safety"]
+    return [{"prompt": f"What is {i} plus {i + 3}?", "chosen": f"It is {2 * i + 3}.", "rejected": f"I like {i} cats.",
+             "section": sections[i % 4]} for i in range(n)]
+
+
+def _write_jsonl(rows, path):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=600, check=False)
+
+
+@pytest.mark.parametrize("layout", ["toy", "chat"])
+def test_scoring_reads_the_tokens_trl_trained_on(bases, layout):
+    """The BT RM is scored on exactly the token ids TRL's RewardTrainer built from the same rows, in both layouts
+    (a mismatch — a missing eos, a different template — would score text the model never saw)."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import RewardConfig, RewardTrainer
+
+    from workbench.model import training_args
+    from workbench.reward import load_reward_model
+
+    tok = AutoTokenizer.from_pretrained(bases / layout)
+    lay = Layout.for_tokenizer(tok)
+    assert lay is Layout(layout)
+    pairs = load_pairs("pairs", FIX / "pairs.jsonl").pairs + load_pairs("hh-rlhf", FIX / "hh_rlhf.jsonl").pairs
+    pairs = [p for p in pairs if p.chosen.strip() and p.rejected.strip()]
+    args = RewardConfig(**training_args(0, bases / "trainer", 1, 1e-3, 4, []), max_length=None)
+    trainer = RewardTrainer(model=load_reward_model(bases / layout, tok), args=args, processing_class=tok,
+                            train_dataset=Dataset.from_list([lay.reward_row(p) for p in pairs]))
+    assert len(trainer.train_dataset) == len(pairs)
+    for p, row in zip(pairs, trainer.train_dataset, strict=True):
+        for response, key in ((p.chosen, "chosen_ids"), (p.rejected, "rejected_ids")):
+            text = lay.reward_text(tok, p, response.strip())
+            assert tok(text, add_special_tokens=False)["input_ids"] == row[key] == lay.reward_ids(tok, p, response.strip())
+    if layout == "chat":
+        assert lay.reward_text(tok, pairs[0], "5.") == "user: What is 2 plus 3?\nassistant: 5.\n"
+    else:
+        assert lay.reward_text(tok, pairs[0], "5.") == "Q: What is 2 plus 3?\nA: 5.<eos>"
+
+
+def test_pad_token_falls_back_to_eos_only_when_missing(tiny):
+    _, _, tok, _ = tiny
+    tok = copy.deepcopy(tok)
+    ensure_pad_token(tok)
+    assert tok.pad_token == "<pad>"  # its own: kept
+    tok.pad_token = None
+    ensure_pad_token(tok)
+    assert tok.pad_token == tok.eos_token
+
+
+def test_rm_train_learns_its_pairs_and_rm_eval_reports_them_by_section(bases, tmp_path):
+    """Both models from the chat base on a file of sums plus the HH-RLHF fixture; the BT RM memorizes the sums
+    (scored back through `rm eval --models` on the same pairs in RewardBench form), the PM is read in both orders,
+    and rm_train.json says what each file kept and dropped, as `data prepare` does."""
+    sums = _write_jsonl(_sums(), tmp_path / "sums.jsonl")
+    bench = _write_jsonl([{"id": i, "prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"],
+                           "subset": r["section"]} for i, r in enumerate(_sums())], tmp_path / "sums_bench.jsonl")
+    out = tmp_path / "models"
+    res = _cli("rm", "train", "--model", str(bases / "chat"), "--data", f"pairs:{sums}",
+               "--data", f"hh-rlhf:{FIX / 'hh_rlhf.jsonl'}", "--out", str(out), "--pm", "--preset", "quick",
+               "--set", "reward.epochs=30", "--set", "reward.batch_size=6", "--set", "reward.learning_rate=1e-3",
+               "--set", "reward.pm_epochs=2")
+    assert res.returncode == 0, res.stderr
+    assert "kept 2 (dropped: empty_turn 1, identical 1)" in res.stdout
+    report = json.loads((out / REPORT).read_text())
+    assert report["layout"] == "chat" and report["pairs"] == 18
+    assert [(s["rows"], s["kept"], s["dropped"]) for s in report["sources"]] == [
+        (16, 16, {}), (4, 2, {"empty_turn": 1, "identical": 1})]
+    assert report["config"]["reward"]["epochs"] == 30
+    assert sorted(p.name for p in out.iterdir()) == ["pm", "rm", REPORT]  # no trainer logs, no .partial left
+    assert (out / "rm" / "chat_template.jinja").is_file()
+
+    res = _cli("rm", "eval", "--models", str(out), "--file", str(bench))
+    assert res.returncode == 0, res.stderr
+    rows = {(r["model"], r["section"]): r for r in json.loads((out / "rm_eval_sums_bench.json").read_text())}
+    assert {s for _, s in rows} == {"chat", "chat-hard", "reasoning", "safety", "all"}
+    assert all(rows[(m, s)]["n"] == 4 for m in ("bt", "pm") for s in ("chat", "chat-hard", "reasoning", "safety"))
+    assert rows[("bt", "all")]["accuracy"] >= 0.9, rows[("bt", "all")]
+    pm = rows[("pm", "all")]
+    assert 0 <= pm["accuracy"] <= 1 and 0 <= pm["accuracy_chosen_a"] <= 1 and 0 <= pm["accuracy_chosen_b"] <= 1
+    table = res.stdout.splitlines()
+    assert ["section", "n", "bt", "pm", "pm_chosen_a", "pm_chosen_b"] in [line.split() for line in table]
+    assert table[-1].split()[:3] == ["all", "16", f"{rows[('bt', 'all')]['accuracy']:.4f}"]
+
+
+def test_rm_train_counts_pairs_too_long_and_leaves_nothing_when_none_fit(bases, tmp_path):
+    sums = _write_jsonl(_sums(4), tmp_path / "sums.jsonl")
+    out = tmp_path / "models"
+    res = _cli("rm", "train", "--model", str(bases / "toy"), "--data", f"pairs:{sums}", "--out", str(out),
+               "--preset", "quick", "--set", "model.max_length=8")
+    assert res.returncode == 2
+    assert "no pairs left to train on" in res.stderr and "too_long 4" in res.stdout
+    assert not out.exists() and not (tmp_path / "models.partial").exists()
+
+
+def test_rm_train_bad_inputs_say_what_and_write_nothing(bases, tmp_path):
+    out = tmp_path / "models"
+    res = _cli("rm", "train", "--model", str(bases / "toy"), "--data", f"hh-rlhf:{FIX / 'hh_rlhf_malformed.jsonl'}",
+               "--out", str(out))
+    assert res.returncode == 2
+    assert "hh_rlhf_malformed.jsonl: row 2: field 'rejected'" in res.stderr
+    res = _cli("rm", "train", "--model", str(bases / "toy"), "--data", "nonsense:x.jsonl", "--out", str(out))
+    assert res.returncode == 2 and "FORMAT:PATH" in res.stderr
+    assert not out.exists()
+    out.mkdir()
+    res = _cli("rm", "train", "--model", str(bases / "toy"), "--data", f"pairs:{FIX / 'pairs.jsonl'}", "--out", str(out))
+    assert res.returncode == 2 and "exists" in res.stderr
+    res = _cli("rm", "eval", "--models", str(out), "--file", str(FIX / "reward_bench.jsonl"))
+    assert res.returncode == 2 and "not a folder written by `workbench rm train`" in res.stderr

@@ -1,0 +1,195 @@
+"""Reward models on any preference data, outside a toy run: the paper's first half on public data.
+
+    workbench rm train --model MODEL --data FORMAT:PATH [--data ...] --out DIR [--pm] [--config FILE] [--set k=v]
+    workbench rm eval --models DIR --file reward_bench.jsonl
+
+A run's reward stage (run.py) trains the BT RM and the PM on its annotator's labels of π0's samples. This trains
+the same two models with the same trainers (`reward.train_reward`, `preference_model.train_pm`) from any causal LM
+— a `save_pretrained` folder, or a hub id where the machine can reach the hub — on preference files of any
+`workbench data prepare` format (a mixture written by `workbench data mix --out` is a `pairs` file). Each file goes
+through its format's default filters; the hyperparameters are the config's `reward.*` fields and
+`model.max_length`.
+
+How a pair becomes model input (the layout), decided by the base model's tokenizer:
+- `chat`, when it has a chat template: the BT RM trains on conversational rows, which TRL's RewardTrainer renders
+  with the template (prompt turns + the response as the assistant turn); scoring renders the same text. This is
+  how RLHFlow trains its Llama-3 reward models.
+- `toy`, otherwise (the toy world's tokenizer): "Q: {prompt}\\nA:" + " " + response + eos, as a run's RM sees it;
+  a conversation of several turns becomes "role: content" lines.
+The PM always reads the paper's template (`preference_model.pm_prompt`) with the conversation as plain text.
+
+Pairs longer than `model.max_length` tokens (prompt + either response) are dropped before training and counted,
+reason `too_long`; TRL's RewardTrainer would drop them silently. The output folder holds `rm/` (and `pm/`), each
+a `save_pretrained` model with its tokenizer, and `rm_train.json`: the base model, the layout, what every file
+kept and dropped by reason, the trainers' metrics. It is written under a temporary name and renamed when
+everything is done, so a failed run leaves nothing that looks finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.config import RunConfig, to_dict
+from workbench.datasets import PreferencePair
+
+REPORT = "rm_train.json"
+
+
+class Layout(str, enum.Enum):
+    """How a (prompt, response) pair is laid out for the BT RM."""
+
+    CHAT = "chat"  # the tokenizer's chat template: conversational rows in training, the rendered template in scoring
+    TOY = "toy"  # "Q: {prompt}\nA: {response}<eos>", the toy world's layout
+
+    @classmethod
+    def for_tokenizer(cls, tokenizer) -> Layout:
+        return cls.CHAT if getattr(tokenizer, "chat_template", None) else cls.TOY
+
+    def reward_row(self, pair: PreferencePair) -> dict:
+        """A RewardTrainer row: {"prompt", "chosen", "rejected"}."""
+        from workbench.world import format_prompt
+
+        if self is Layout.CHAT:
+            return {"prompt": [dict(m) for m in pair.prompt],
+                    "chosen": [{"role": "assistant", "content": pair.chosen.strip()}],
+                    "rejected": [{"role": "assistant", "content": pair.rejected.strip()}]}
+        return {"prompt": format_prompt(pair.prompt_text), "chosen": " " + pair.chosen.strip(),
+                "rejected": " " + pair.rejected.strip()}
+
+    def reward_ids(self, tokenizer, pair: PreferencePair, response: str) -> list[int]:
+        """The token ids RewardTrainer trains on for (pair's prompt, response), tokenized as TRL does."""
+        row = self.reward_row(dataclasses.replace(pair, chosen=response))
+        if self is Layout.CHAT:
+            return tokenizer.apply_chat_template(row["prompt"] + row["chosen"], tokenize=True, return_dict=True)["input_ids"]
+        return tokenizer(text=row["prompt"] + row["chosen"] + tokenizer.eos_token)["input_ids"]
+
+    def reward_text(self, tokenizer, pair: PreferencePair, response: str) -> str:
+        """The same input as text, for scoring (tokenized without adding special tokens)."""
+        return tokenizer.decode(self.reward_ids(tokenizer, pair, response))
+
+    def pm_row(self, pair: PreferencePair) -> dict:
+        """A row for `preference_model.train_pm`: the context as plain text."""
+        from workbench.world import format_prompt
+
+        context = pair.prompt_text if self is Layout.CHAT else format_prompt(pair.prompt_text)
+        return {"prompt": context, "chosen": pair.chosen.strip(), "rejected": pair.rejected.strip()}
+
+
+@dataclass
+class SourceReport:
+    """What one `--data` file gave: rows read, pairs loaded, kept after the filters and the length cut."""
+
+    source: str
+    rows: int
+    pairs: int
+    kept: int
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def ensure_pad_token(tokenizer) -> None:
+    """Hub tokenizers such as Llama-3's have no pad token; use eos, as TRL does.
+
+    Safe for the BT RM here because transformers' sequence-classification head reads the *rightmost* non-pad token,
+    so a trailing eos is skipped alike in training and scoring. (The old first-pad rule made every sequence score
+    alike when pad == eos: RLHF-Reward-Modeling#49, trl#937; the toy tokenizer has a pad token of its own.)"""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+
+def load_sources(sources: list[str], layout: Layout, tokenizer, max_length: int,
+                 skip_invalid: bool = False) -> tuple[list[PreferencePair], list[SourceReport]]:
+    """Every `FORMAT:PATH` source loaded, filtered by its format's defaults and cut at `max_length` tokens.
+
+    All files are read and checked before anything trains: a bad row raises DataError naming the file, row and
+    field (unless `skip_invalid`, which counts it as `invalid:<field>`)."""
+    from workbench.datasets import FORMATS, DataError, load_pairs
+    from workbench.filters import apply_filters, default_filters
+
+    pairs, reports = [], []
+    for source in sources:
+        fmt, sep, path = source.partition(":")
+        if not sep or fmt not in FORMATS or not path:
+            raise DataError(f"--data {source!r}: expected FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}")
+        if not Path(path).is_file():
+            raise DataError(f"--data {source!r}: no file {path}")
+        res = load_pairs(fmt, path, skip_invalid=skip_invalid)
+        kept, dropped = apply_filters(res.pairs, default_filters(fmt))
+        dropped.update(res.invalid)
+        fits = [p for p in kept if max(len(layout.reward_ids(tokenizer, p, r)) for r in (p.chosen, p.rejected)) <= max_length]
+        if len(fits) < len(kept):
+            dropped["too_long"] = len(kept) - len(fits)
+        pairs += fits
+        reports.append(SourceReport(source, res.rows, len(res.pairs), len(fits), dict(sorted(dropped.items()))))
+    return pairs, reports
+
+
+def main(cfg: RunConfig, base: str, sources: list[str], out: str | Path, train_pm: bool = False,
+         skip_invalid: bool = False, log=print) -> dict:
+    """Train the BT RM (and the PM) from `base` on `sources`; returns the report written to `out`/rm_train.json."""
+    from transformers import AutoTokenizer
+
+    from workbench.preference_model import train_pm as fit_pm
+    from workbench.reward import train_reward
+    from workbench.run import _seed_everything
+
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} exists: choose a new --out folder (nothing was trained)")
+    _seed_everything(cfg.seed, cfg.threads)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    ensure_pad_token(tokenizer)
+    layout = Layout.for_tokenizer(tokenizer)
+    pairs, reports = load_sources(sources, layout, tokenizer, cfg.model.max_length, skip_invalid)
+    for r in reports:
+        log(f"[workbench] {r.source}: {r.rows} rows → {r.pairs} pairs → kept {r.kept}"
+            + (f" (dropped: {', '.join(f'{k} {v}' for k, v in r.dropped.items())})" if r.dropped else ""))
+    if not pairs:
+        raise ValueError("no pairs left to train on after the filters: nothing was trained")
+    log(f"[workbench] training the BT reward model on {len(pairs)} pairs ({layout.value} layout)")
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        report = {"base": base, "layout": layout.value, "pairs": len(pairs),
+                  "sources": [dataclasses.asdict(r) for r in reports], "config": to_dict(cfg)}
+        report["bt"] = train_reward(cfg, [layout.reward_row(p) for p in pairs], Path(base), tokenizer, tmp / "rm")
+        if train_pm:
+            log(f"[workbench] training the preference model on {len(pairs)} pairs")
+            _seed_everything(cfg.seed, cfg.threads)
+            report["pm"] = fit_pm(cfg, [layout.pm_row(p) for p in pairs], Path(base), tokenizer, tmp / "pm")
+        for name in ("rm", "pm"):
+            shutil.rmtree(tmp / name / "trainer", ignore_errors=True)  # TRL's run folders: logs, no weights
+        (tmp / REPORT).write_text(json.dumps(report, indent=1, default=float))
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log(f"[workbench] saved {out}/rm" + (f" and {out}/pm" if train_pm else ""))
+    return report
+
+
+def evaluate_models(models: str | Path, file: str | Path, max_part_chars: int | None = None, log=print):
+    """Accuracy by section of the models `workbench rm train` saved in `models`, on a RewardBench-format file:
+    RMEval rows (run_id = the folder's name), also written to `models`/rm_eval_<file stem>.json."""
+    from workbench.datasets import load_pairs
+    from workbench.model import load_tokenizer
+    from workbench.preference_model import load_pm
+    from workbench.reward import load_reward_model
+    from workbench.rm_eval import evaluate
+
+    models = Path(models)
+    if not (models / REPORT).is_file():
+        raise FileNotFoundError(f"{models} is not a folder written by `workbench rm train` (no {REPORT})")
+    layout = Layout(json.loads((models / REPORT).read_text())["layout"])
+    tokenizer = load_tokenizer(models / "rm")
+    bt = load_reward_model(models / "rm", tokenizer)
+    pm = load_pm(models / "pm") if (models / "pm").is_dir() else None
+    pairs = load_pairs("reward-bench", file).pairs
+    log(f"[workbench] rm eval: {len(pairs)} pairs from {file}")
+    rows = evaluate(models.name, Path(file).stem, pairs, tokenizer, bt, pm, max_part_chars, layout=layout)
+    (models / f"rm_eval_{Path(file).stem}.json").write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=1))
+    return rows

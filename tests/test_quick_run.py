@@ -177,6 +177,24 @@ def test_stage_by_stage_equals_the_one_shot_run(quick_run, tmp_path):
     assert [v for *_, v in mine] == pytest.approx([v for *_, v in theirs], nan_ok=True)
 
 
+def test_a_run_from_another_runs_pi0_reproduces_it(quick_run, tmp_path):
+    """`model.pretrained`: π0 is the given model as it is, no SFT. Started from the quick run's own π0 folder, the
+    same config gives the same metrics, iteration by iteration, without training a tokenizer or an initial model."""
+    root, run_id, _, _ = quick_run
+    pi0 = root / run_id / "models" / "sft"
+    res = subprocess.run(CLI + ["run", "--preset", "quick", "--root", str(tmp_path), "--set", f"model.pretrained={pi0}"],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    (new_id,) = [d.name for d in tmp_path.iterdir() if d.is_dir()]
+    models = tmp_path / new_id / "models"
+    assert not (models / "init").exists()
+    assert (models / "sft" / "model.safetensors").read_bytes() == (pi0 / "model.safetensors").read_bytes()
+    sql = "select iteration, name, value from metrics where run_id = ? order by iteration, name"
+    mine, theirs = query(tmp_path, sql, [new_id])[1], query(root, sql, [run_id])[1]
+    assert [(i, n) for i, n, _ in mine] == [(i, n) for i, n, _ in theirs]
+    assert [v for *_, v in mine] == pytest.approx([v for *_, v in theirs], nan_ok=True)
+
+
 def test_export_outputs(quick_run, tmp_path):
     root, run_id, _, _ = quick_run
     mt = tmp_path / "question.jsonl"

@@ -151,3 +151,44 @@ def test_rm_train_bad_inputs_say_what_and_write_nothing(bases, tmp_path):
     assert res.returncode == 2 and "exists" in res.stderr
     res = _cli("rm", "eval", "--models", str(out), "--file", str(FIX / "reward_bench.jsonl"))
     assert res.returncode == 2 and "not a folder written by `workbench rm train`" in res.stderr
+
+
+def test_a_run_scores_with_a_reward_model_from_rm_train(quick_cli_run, tmp_path):
+    """`reward.pretrained`: a BT RM trained by `rm train` from a run's π0 is the next run's RM, weight for weight;
+    that run trains none (no rm_train_pairs), scores its samples with it, and keeps everything before the RM."""
+    root, run_id = quick_cli_run
+    pi0 = root / run_id / "models" / "sft"
+    sums = _write_jsonl(_sums(), tmp_path / "sums.jsonl")
+    res = _cli("rm", "train", "--model", str(pi0), "--data", f"pairs:{sums}", "--out", str(tmp_path / "rms"),
+               "--preset", "quick")
+    assert res.returncode == 0, res.stderr
+    runs = tmp_path / "runs"
+    res = _cli("run", "--preset", "quick", "--root", str(runs), "--set", f"reward.pretrained={tmp_path / 'rms' / 'rm'}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    (new_id,) = [d.name for d in runs.iterdir() if d.is_dir()]
+    weights = (runs / new_id / "models" / "rm" / "model.safetensors").read_bytes()
+    assert weights == (tmp_path / "rms" / "rm" / "model.safetensors").read_bytes()
+    assert weights != (root / run_id / "models" / "rm" / "model.safetensors").read_bytes()
+    from workbench.store import query
+
+    sql = "select name, value from metrics where run_id = ? and iteration = 0"
+    mine, theirs = dict(query(runs, sql, [new_id])[1]), dict(query(root, sql, [run_id])[1])
+    assert "rm_train_pairs" not in mine and "rm_train_pairs" in theirs
+    assert mine["gold_utility"] == theirs["gold_utility"]  # same π0, same eval samples
+    assert mine["rm_reward"] != theirs["rm_reward"]  # scored by another RM
+    assert query(runs, "select count(*) from rm_eval where run_id = ? and model = 'bt'", [new_id])[1][0][0] > 0
+
+
+def test_a_chat_layout_reward_model_is_refused_before_sampling(bases, tmp_path):
+    sums = _write_jsonl(_sums(4), tmp_path / "sums.jsonl")
+    res = _cli("rm", "train", "--model", str(bases / "chat"), "--data", f"pairs:{sums}", "--out", str(tmp_path / "rms"),
+               "--preset", "quick")
+    assert res.returncode == 0, res.stderr
+    runs = tmp_path / "runs"
+    res = _cli("run", "--preset", "quick", "--root", str(runs), "--set", f"reward.pretrained={tmp_path / 'rms' / 'rm'}")
+    assert res.returncode == 2
+    assert "reads responses through a chat template" in res.stderr
+    from workbench.store import query
+
+    assert sorted(query(runs, "select stage from stages")[1]) == [("sft",), ("world",)]  # resumable; no reward stage
+    assert query(runs, "select count(*) from generations")[1][0][0] == 0

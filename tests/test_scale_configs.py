@@ -25,11 +25,18 @@ def test_paper_config_loads_with_the_papers_settings():
 
 def test_fields_not_wired_yet_stop_a_run(tmp_path):
     cfg = load_config(path=CONFIGS / "llama3-8b-rlhflow.yaml")
-    assert not_wired(cfg) == ["world.prompt_dataset", "model.pretrained", "reward.pretrained", "reward.dataset"]
+    assert not_wired(cfg) == ["world.prompt_dataset", "reward.pretrained", "reward.dataset"]
     with pytest.raises(ConfigError, match="not wired into the pipeline yet"):
         Pipeline(cfg, root=tmp_path)
     assert not any(tmp_path.iterdir())  # nothing half-written
     assert not_wired(load_config(preset="quick")) == []
+
+
+def test_model_pretrained_must_be_a_folder_or_a_hub_id(tmp_path):
+    assert load_config(overrides=["model.pretrained=RLHFlow/LLaMA3-SFT"]).model.pretrained == "RLHFlow/LLaMA3-SFT"
+    assert load_config(overrides=[f"model.pretrained={tmp_path}"]).model.pretrained == str(tmp_path)
+    with pytest.raises(ConfigError, match="model.pretrained: '/no/such/folder' is neither a folder nor a hub id"):
+        load_config(overrides=["model.pretrained=/no/such/folder"])
 
 
 @pytest.mark.parametrize("name,kind", [("ddp", "MULTI_GPU"), ("deepspeed_zero2", "DEEPSPEED"),

@@ -104,9 +104,12 @@ class ModelConfig:
     num_heads: int = 4
     intermediate_size: int = 256
     max_length: int = 96  # prompt + response tokens
-    pretrained: str = ""  # hub id or folder of π0 (e.g. RLHFlow/LLaMA3-SFT); "" = the tiny Llama above. NOT WIRED YET
+    pretrained: str = ""  # π0 as it is, no SFT: a save_pretrained folder or hub id (e.g. RLHFlow/LLaMA3-SFT); "" = the
+    # tiny Llama above, trained by the sft stage. With it set, the size fields above are unused
 
     def __post_init__(self):
+        if self.pretrained and not Path(self.pretrained).is_dir() and not HUB_ID.fullmatch(self.pretrained):
+            raise ConfigError(f"model.pretrained: {self.pretrained!r} is neither a folder nor a hub id (owner/name)")
         if self.hidden_size % self.num_heads:
             raise ConfigError(
                 f"model.hidden_size ({self.hidden_size}) must be divisible by model.num_heads ({self.num_heads})"
@@ -136,7 +139,8 @@ class RewardStageConfig:
     pm_learning_rate: float = 1e-3
     pm_batch_size: int = 8  # small: one label token per example, so the PM needs many optimizer steps
     gradient_accumulation_steps: int = 1  # global batch = batch_size × processes × this
-    pretrained: str = ""  # a trained BT reward model to use instead of training one (hub id / folder). NOT WIRED YET
+    pretrained: str = ""  # a trained BT RM to use instead of training one: a folder (e.g. the rm/ of `workbench rm
+    # train`) or hub id; it must share π0's tokenizer and the toy layout. The annotator's labels still train the PM
     dataset: str = ""  # hub preference dataset to train the RM on instead of annotator labels. NOT WIRED YET
 
     def __post_init__(self):
@@ -153,6 +157,8 @@ class RewardStageConfig:
                                   f"or FORMAT:PATH with FORMAT one of {', '.join(FORMATS)})")
             if not Path(path).is_file():
                 raise ConfigError(f"reward.extra_pairs: {source!r}: no file {path}")
+        if self.pretrained and not Path(self.pretrained).is_dir() and not HUB_ID.fullmatch(self.pretrained):
+            raise ConfigError(f"reward.pretrained: {self.pretrained!r} is neither a folder nor a hub id (owner/name)")
         if self.source not in ("pi0", "toy"):
             raise ConfigError(f"reward.source must be 'pi0' or 'toy', got {self.source!r}")
 
@@ -259,7 +265,8 @@ class RunConfig:
 
 # Fields a config can already carry (configs/llama3-8b-rlhflow.yaml sets them) but the pipeline does not read yet:
 # a run with any of them set stops with this list instead of silently running the toy world.
-NOT_WIRED = ("world.prompt_dataset", "model.pretrained", "reward.pretrained", "reward.dataset")
+NOT_WIRED = ("world.prompt_dataset", "reward.dataset")
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # owner/name, as the hub spells model ids
 
 
 def not_wired(cfg: RunConfig) -> list[str]:

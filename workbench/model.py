@@ -68,6 +68,24 @@ def init_model(tokenizer, cfg: ModelConfig, seed: int, out: Path):
     return model
 
 
+def copy_pretrained(source: str, out: Path, with_model: bool = False):
+    """A given model (a `save_pretrained` folder or a hub id) made the run's own: its tokenizer saved to `out`
+    (with a pad token: eos where it has none, see rm_train.ensure_pad_token) and, `with_model`, the model too, in
+    its own dtype, so the run's folders hold everything the later stages load."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from workbench.rm_train import ensure_pad_token
+
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    ensure_pad_token(tokenizer)
+    if with_model:
+        model = AutoModelForCausalLM.from_pretrained(source, dtype="auto")
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+        model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return tokenizer
+
+
 def load_tokenizer(path: Path):
     from transformers import AutoTokenizer
 

@@ -46,6 +46,31 @@ def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, ou
     return train_and_save(trainer, tokenizer, out, {"train_accuracy": "accuracy"})
 
 
+def copy_pretrained_rm(source: str, tokenizer, out: Path) -> None:
+    """A trained BT RM (`reward.pretrained`: a folder, e.g. the rm/ of `workbench rm train`, or a hub id) made the
+    run's own, saved to `out`, after checking the loop can score with it: the loop tokenizes with π0's tokenizer in
+    the toy layout, "Q: {prompt}\\nA: {response}<eos>", so the RM must share that tokenizer and layout."""
+    import json
+
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from workbench.config import ConfigError
+
+    own = AutoTokenizer.from_pretrained(source)
+    if own.get_vocab() != tokenizer.get_vocab():
+        raise ConfigError(f"reward.pretrained {source}: its tokenizer's vocabulary differs from π0's; the loop scores π0's samples with π0's tokenizer, so the two must share one")
+    report = Path(source).parent / "rm_train.json"  # written by `workbench rm train` next to rm/
+    chat = json.loads(report.read_text())["layout"] == "chat" if report.is_file() else bool(own.chat_template)
+    if chat:
+        raise ConfigError(f"reward.pretrained {source}: it reads responses through a chat template, and a run scores "
+                          "them as 'Q: {prompt}\\nA: {response}<eos>' (chat-template scoring in the loop is not wired "
+                          "yet); train it with `workbench rm train` from a base whose tokenizer has no chat template")
+    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, dtype="auto")
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
 def score(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int = 256) -> list[float]:
     """Reward of each (prompt, response), formatted exactly as in training: prompt + " " + response + eos."""
     return score_texts(model, tokenizer, [p + " " + r + tokenizer.eos_token for p, r in zip(prompts, responses, strict=True)],

@@ -59,7 +59,7 @@ class Pipeline:
         from workbench.distributed import is_main_process
 
         if not_wired(cfg):
-            raise ConfigError(f"{', '.join(not_wired(cfg))}: set, but not wired into the pipeline yet (hub models and "
+            raise ConfigError(f"{', '.join(not_wired(cfg))}: set, but not wired into the pipeline yet (hub "
                               "datasets are the next step); leave them empty to run the toy world")
         self.cfg = cfg
         self.log = log
@@ -160,20 +160,28 @@ class Pipeline:
     # -- stages ------------------------------------------------------------------------------------------------
 
     def world(self) -> None:
-        """Prompts for every split, the tokenizer trained on the world's corpus, the untrained tiny Llama."""
+        """Prompts for every split, the tokenizer trained on the world's corpus, the untrained tiny Llama (or, with
+        `model.pretrained`, that model's tokenizer)."""
         from workbench import model, world
 
         with self._stage("world", 0, 1):
             w = self.get_world()
-            tokenizer = model.train_tokenizer(world.corpus(self.cfg.world), self.cfg.model, self.store.model_dir("tokenizer"))
-            model.init_model(tokenizer, self.cfg.model, self.cfg.seed, self.store.model_dir("init"))
+            if self.cfg.model.pretrained:
+                model.copy_pretrained(self.cfg.model.pretrained, self.store.model_dir("tokenizer"))
+            else:
+                tokenizer = model.train_tokenizer(world.corpus(self.cfg.world), self.cfg.model,
+                                                  self.store.model_dir("tokenizer"))
+                model.init_model(tokenizer, self.cfg.model, self.cfg.seed, self.store.model_dir("init"))
             self.store.write(w.prompts, "world")
 
     def sft(self) -> None:
-        """π0: TRL SFTTrainer on the imperfect demonstrations."""
-        from workbench import sft, world
+        """π0: TRL SFTTrainer on the imperfect demonstrations, or `model.pretrained` as it is."""
+        from workbench import model, sft, world
 
         with self._stage("sft", 0, 2):
+            if self.cfg.model.pretrained:
+                model.copy_pretrained(self.cfg.model.pretrained, self.store.model_dir("sft"), with_model=True)
+                return
             demos = world.demonstrations(self.get_world().split("sft"), self.cfg.world, self.cfg.seed)
             sft.train_sft(self.cfg, demos, self.store.model_dir("init"), self.tokenizer(), self.store.model_dir("sft"))
 
@@ -183,6 +191,9 @@ class Pipeline:
 
         with self._stage("reward", 0, 3):
             cfg, store, tokenizer = self.cfg, self.store, self.tokenizer()
+            if cfg.reward.pretrained:  # a trained RM instead of one trained here (checked before any sampling);
+                # the annotator's labels below still train the PM and feed the viewer
+                reward.copy_pretrained_rm(cfg.reward.pretrained, tokenizer, store.model_dir("rm"))
             prompts = self.get_world().split("pref")
             k = cfg.reward.pairs_per_prompt
             if cfg.reward.source == "toy":  # the world's demonstrations instead of π0's samples
@@ -229,7 +240,8 @@ class Pipeline:
             rows += extra
             if not rows:
                 raise RuntimeError("π0's samples for the preference prompts are all identical in pairs; no reward-model data")
-            metrics = reward.train_reward(cfg, rows, self.policy_dir(0), tokenizer, store.model_dir("rm"))
+            if not cfg.reward.pretrained:
+                metrics = reward.train_reward(cfg, rows, self.policy_dir(0), tokenizer, store.model_dir("rm"))
             pm = None
             if cfg.reward.train_pm or cfg.loop.oracle.needs_pm:
                 from workbench.preference_model import load_pm, train_pm
@@ -243,11 +255,12 @@ class Pipeline:
             bt = reward.load_reward_model(store.model_dir("rm"), tokenizer)
             store.write(rm_eval.evaluate_heldout(self.run_id, held_out, tokenizer, bt, pm), "rm-eval-" + rm_eval.HELDOUT)
             out = {
-                "rm_train_pairs": float(len(rows)),
                 "annotator_gold_agreement": agree / gold_decided if gold_decided else float("nan"),
                 "annotator_prefers_longer": longer / length_decided if length_decided else float("nan"),
             }
-            if "train_accuracy" in metrics:
+            if not cfg.reward.pretrained:
+                out["rm_train_pairs"] = float(len(rows))
+            if not cfg.reward.pretrained and "train_accuracy" in metrics:
                 out["rm_train_accuracy"] = float(metrics["train_accuracy"])
             store.write([Metric(self.run_id, 0, name, v) for name, v in out.items()], "reward-metrics")
 

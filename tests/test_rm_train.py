@@ -179,16 +179,32 @@ def test_a_run_scores_with_a_reward_model_from_rm_train(quick_cli_run, tmp_path)
     assert query(runs, "select count(*) from rm_eval where run_id = ? and model = 'bt'", [new_id])[1][0][0] > 0
 
 
-def test_a_chat_layout_reward_model_is_refused_before_sampling(bases, tmp_path):
-    sums = _write_jsonl(_sums(4), tmp_path / "sums.jsonl")
-    res = _cli("rm", "train", "--model", str(bases / "chat"), "--data", f"pairs:{sums}", "--out", str(tmp_path / "rms"),
-               "--preset", "quick")
-    assert res.returncode == 0, res.stderr
-    runs = tmp_path / "runs"
-    res = _cli("run", "--preset", "quick", "--root", str(runs), "--set", f"reward.pretrained={tmp_path / 'rms' / 'rm'}")
-    assert res.returncode == 2
-    assert "reads responses through a chat template" in res.stderr
+def test_a_chat_template_reward_model_reads_the_loops_samples_through_its_template(bases, tmp_path):
+    """A `reward.pretrained` RM that `rm train` trained in the chat layout (as hub RMs are) scores the run's samples
+    through its own chat template: the stored `rm` scores equal this model's rewards on
+    "user: {prompt}\\nassistant: {response}\\n", rendered here by hand and batched by transformers alone."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
     from workbench.store import query
 
-    assert sorted(query(runs, "select stage from stages")[1]) == [("sft",), ("world",)]  # resumable; no reward stage
-    assert query(runs, "select count(*) from generations")[1][0][0] == 0
+    sums = _write_jsonl(_sums(4), tmp_path / "sums.jsonl")
+    res = _cli("rm", "train", "--model", str(bases / "chat"), "--data", f"pairs:{sums}", "--out", str(tmp_path / "rms"),
+               "--preset", "quick", "--set", "reward.epochs=3")
+    assert res.returncode == 0, res.stderr
+    runs = tmp_path / "runs"
+    res = _cli("run", "--preset", "quick", "--root", str(runs), "--set", f"reward.pretrained={tmp_path / 'rms' / 'rm'}",
+               "--set", "loop.iterations=1")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "(chat layout)" in res.stdout
+    sql = """select p.text, g.text, s.value from scores s join generations g using (run_id, generation_id)
+             join prompts p using (run_id, prompt_id) where s.scorer = 'rm' and g.purpose = 'eval' order by g.generation_id"""
+    rows = query(runs, sql)[1][:24]
+    assert len(rows) == 24
+    tok = AutoTokenizer.from_pretrained(tmp_path / "rms" / "rm")
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "rms" / "rm", num_labels=1).eval()
+    texts = [f"user: {prompt}\nassistant: {response.strip()}\n" for prompt, response, _ in rows]
+    tok.padding_side = "right"
+    with torch.no_grad():
+        mine = model(**tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)).logits[:, 0].tolist()
+    assert [v for *_, v in rows] == pytest.approx(mine, abs=1e-5)

@@ -25,7 +25,7 @@ def test_paper_config_loads_with_the_papers_settings():
 
 def test_fields_not_wired_yet_stop_a_run(tmp_path):
     cfg = load_config(path=CONFIGS / "llama3-8b-rlhflow.yaml")
-    assert not_wired(cfg) == ["world.prompt_dataset", "reward.pretrained", "reward.dataset"]
+    assert not_wired(cfg) == ["world.prompt_dataset", "reward.dataset"]
     with pytest.raises(ConfigError, match="not wired into the pipeline yet"):
         Pipeline(cfg, root=tmp_path)
     assert not any(tmp_path.iterdir())  # nothing half-written

@@ -140,7 +140,7 @@ class RewardStageConfig:
     pm_batch_size: int = 8  # small: one label token per example, so the PM needs many optimizer steps
     gradient_accumulation_steps: int = 1  # global batch = batch_size × processes × this
     pretrained: str = ""  # a trained BT RM to use instead of training one: a folder (e.g. the rm/ of `workbench rm
-    # train`) or hub id; it must share π0's tokenizer and the toy layout. The annotator's labels still train the PM
+    # train`) or hub id, scored with its own tokenizer and layout. The annotator's labels still train the PM
     dataset: str = ""  # hub preference dataset to train the RM on instead of annotator labels. NOT WIRED YET
 
     def __post_init__(self):

@@ -11,6 +11,8 @@ from pathlib import Path
 from workbench.config import RunConfig
 from workbench.model import batched_logits, train_and_save, training_args
 
+SCORING = "workbench_scoring.json"  # in models/rm when the RM came from reward.pretrained: its source and layout
+
 
 def load_reward_model(path: Path | str, tokenizer):
     """A `save_pretrained` folder (a Path, checked) or a hub id (a str), with a scalar head (new if it had none)."""
@@ -21,6 +23,15 @@ def load_reward_model(path: Path | str, tokenizer):
     from workbench.model import device
 
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype="float32").to(device())
+    if isinstance(path, Path) and (path / SCORING).is_file():  # a reward.pretrained RM reads with its own tokenizer
+        import json
+
+        from transformers import AutoTokenizer
+
+        from workbench.rm_train import Layout
+
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model.workbench_scoring = (tokenizer, Layout(json.loads((path / SCORING).read_text())["layout"]))
     # The head finds each sequence's last token by its pad id: it must be set, and differ from eos.
     model.config.pad_token_id = tokenizer.pad_token_id
     return model
@@ -46,33 +57,40 @@ def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, ou
     return train_and_save(trainer, tokenizer, out, {"train_accuracy": "accuracy"})
 
 
-def copy_pretrained_rm(source: str, tokenizer, out: Path) -> None:
+def copy_pretrained_rm(source: str, out: Path) -> str:
     """A trained BT RM (`reward.pretrained`: a folder, e.g. the rm/ of `workbench rm train`, or a hub id) made the
-    run's own, saved to `out`, after checking the loop can score with it: the loop tokenizes with π0's tokenizer in
-    the toy layout, "Q: {prompt}\\nA: {response}<eos>", so the RM must share that tokenizer and layout."""
+    run's own: saved to `out` with its own tokenizer and SCORING, which says how it reads a response, so the loop
+    scores π0's samples the way it was trained, whatever π0's tokenizer. Its layout (rm_train.Layout): the one
+    `rm train` recorded, else `chat` when its tokenizer has a chat template (as hub RMs such as FsfairX-LLaMA3-RM do),
+    else `toy`. Returns the layout."""
     import json
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from workbench.config import ConfigError
+    from workbench.rm_train import ensure_pad_token
 
     own = AutoTokenizer.from_pretrained(source)
-    if own.get_vocab() != tokenizer.get_vocab():
-        raise ConfigError(f"reward.pretrained {source}: its tokenizer's vocabulary differs from π0's; the loop scores π0's samples with π0's tokenizer, so the two must share one")
+    ensure_pad_token(own)
     report = Path(source).parent / "rm_train.json"  # written by `workbench rm train` next to rm/
-    chat = json.loads(report.read_text())["layout"] == "chat" if report.is_file() else bool(own.chat_template)
-    if chat:
-        raise ConfigError(f"reward.pretrained {source}: it reads responses through a chat template, and a run scores "
-                          "them as 'Q: {prompt}\\nA: {response}<eos>' (chat-template scoring in the loop is not wired "
-                          "yet); train it with `workbench rm train` from a base whose tokenizer has no chat template")
+    layout = json.loads(report.read_text())["layout"] if report.is_file() else "chat" if own.chat_template else "toy"
     model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, dtype="auto")
-    model.config.pad_token_id = tokenizer.pad_token_id
+    model.config.pad_token_id = own.pad_token_id
     model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    own.save_pretrained(out)
+    (out / SCORING).write_text(json.dumps({"source": source, "layout": layout}))
+    return layout
 
 
 def score(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int = 256) -> list[float]:
-    """Reward of each (prompt, response), formatted exactly as in training: prompt + " " + response + eos."""
+    """Reward of each (prompt, response), formatted exactly as in training: prompt + " " + response + eos, where
+    `prompt` is the policy's prompt, world.format_prompt(text). A `reward.pretrained` RM instead reads with its own
+    tokenizer in its own layout (copy_pretrained_rm), e.g. the prompt text as the user turn of its chat template."""
+    if hasattr(model, "workbench_scoring"):
+        from workbench.world import unformat_prompt
+
+        tok, layout = model.workbench_scoring
+        return score_texts(model, tok, [layout.text_for(tok, unformat_prompt(p), r)
+                                        for p, r in zip(prompts, responses, strict=True)], batch_size)
     return score_texts(model, tokenizer, [p + " " + r + tokenizer.eos_token for p, r in zip(prompts, responses, strict=True)],
                        batch_size)
 

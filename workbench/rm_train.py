@@ -72,6 +72,11 @@ class Layout(str, enum.Enum):
         """The same input as text, for scoring (tokenized without adding special tokens)."""
         return tokenizer.decode(self.reward_ids(tokenizer, pair, response))
 
+    def text_for(self, tokenizer, prompt: str, response: str) -> str:
+        """`reward_text` for a single-turn prompt given as plain text (the toy world's prompts in the loop)."""
+        return self.reward_text(tokenizer, PreferencePair([{"role": "user", "content": prompt}], response, "", ""),
+                                response.strip())
+
     def pm_row(self, pair: PreferencePair) -> dict:
         """A row for `preference_model.train_pm`: the context as plain text."""
         from workbench.world import format_prompt

@@ -191,9 +191,10 @@ class Pipeline:
 
         with self._stage("reward", 0, 3):
             cfg, store, tokenizer = self.cfg, self.store, self.tokenizer()
-            if cfg.reward.pretrained:  # a trained RM instead of one trained here (checked before any sampling);
+            if cfg.reward.pretrained:  # a trained RM instead of one trained here (loaded before any sampling);
                 # the annotator's labels below still train the PM and feed the viewer
-                reward.copy_pretrained_rm(cfg.reward.pretrained, tokenizer, store.model_dir("rm"))
+                layout = reward.copy_pretrained_rm(cfg.reward.pretrained, store.model_dir("rm"))
+                self.log(f"[workbench] reward model: {cfg.reward.pretrained} ({layout} layout)")
             prompts = self.get_world().split("pref")
             k = cfg.reward.pairs_per_prompt
             if cfg.reward.source == "toy":  # the world's demonstrations instead of π0's samples

@@ -49,6 +49,11 @@ def format_prompt(text: str) -> str:
     return f"Q: {text}\nA:"
 
 
+def unformat_prompt(prompt: str) -> str:
+    """The text `format_prompt` wrapped (unchanged when it is not such a prompt)."""
+    return prompt[3:-3] if prompt.startswith("Q: ") and prompt.endswith("\nA:") else prompt
+
+
 def _pad(rng: random.Random, response: str) -> str:
     return rng.choice(FILLERS) + response + rng.choice(CLOSINGS)
 

@@ -208,3 +208,26 @@ def test_a_chat_template_reward_model_reads_the_loops_samples_through_its_templa
     with torch.no_grad():
         mine = model(**tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)).logits[:, 0].tolist()
     assert [v for *_, v in rows] == pytest.approx(mine, abs=1e-5)
+
+
+def test_a_run_trains_its_reward_model_on_reward_dataset_instead_of_the_annotator(quick_cli_run, tmp_path):
+    """`reward.dataset`: the run's BT RM trains on the file's pairs, not on the annotator's labels, which are still
+    drawn and stored; the data_filter table says so."""
+    from workbench.store import query
+
+    root, run_id = quick_cli_run
+    sums = _write_jsonl(_sums(), tmp_path / "sums.jsonl")
+    runs = tmp_path / "runs"
+    res = _cli("run", "--preset", "quick", "--root", str(runs), "--set", f"reward.dataset=pairs:{sums}",
+               "--set", "loop.iterations=1")
+    assert res.returncode == 0, res.stderr[-3000:]
+    (new_id,) = [d.name for d in runs.iterdir() if d.is_dir()]
+    metric = "select value from metrics where run_id = ? and name = 'rm_train_pairs'"
+    assert query(runs, metric, [new_id])[1] == [(16.0,)]
+    assert query(root, metric, [run_id])[1][0][0] > 16
+    rows = query(runs, "select source, reason, count from data_filter where run_id = ?", [new_id])[1]
+    filt = {(source, reason): n for source, reason, n in rows}
+    assert filt[("sums.jsonl", "kept")] == 16
+    assert filt[("toy-annotator", "replaced_by_dataset")] == filt[("toy-annotator", "kept")] > 0
+    annotator = "select count(*) from pairs where run_id = ? and rule = 'annotator'"
+    assert query(runs, annotator, [new_id])[1] == query(root, annotator, [run_id])[1]

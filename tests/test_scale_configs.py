@@ -25,11 +25,24 @@ def test_paper_config_loads_with_the_papers_settings():
 
 def test_fields_not_wired_yet_stop_a_run(tmp_path):
     cfg = load_config(path=CONFIGS / "llama3-8b-rlhflow.yaml")
-    assert not_wired(cfg) == ["world.prompt_dataset", "reward.dataset"]
+    assert not_wired(cfg) == ["world.prompt_dataset"]
     with pytest.raises(ConfigError, match="not wired into the pipeline yet"):
         Pipeline(cfg, root=tmp_path)
     assert not any(tmp_path.iterdir())  # nothing half-written
     assert not_wired(load_config(preset="quick")) == []
+
+
+def test_reward_dataset_is_a_format_and_a_file_or_hub_id_and_excludes_a_pretrained_rm(tmp_path):
+    f = tmp_path / "p.jsonl"
+    f.write_text("")
+    assert load_config(overrides=[f"reward.dataset=pairs:{f}"]).reward.dataset == f"pairs:{f}"
+    hub = "ultrafeedback-binarized:hendrydong/preference_700K"
+    assert load_config(overrides=[f"reward.dataset={hub}"]).reward.dataset == hub
+    for bad, msg in [("nonsense:x", "expected FORMAT:PATH"), ("pairs:/no/such.jsonl", "neither a file nor a hub id")]:
+        with pytest.raises(ConfigError, match=msg):
+            load_config(overrides=[f"reward.dataset={bad}"])
+    with pytest.raises(ConfigError, match="both set"):
+        load_config(overrides=[f"reward.dataset={hub}", "reward.pretrained=sfairXC/FsfairX-LLaMA3-RM-v0.1"])
 
 
 def test_model_pretrained_must_be_a_folder_or_a_hub_id(tmp_path):

@@ -141,7 +141,8 @@ class RewardStageConfig:
     gradient_accumulation_steps: int = 1  # global batch = batch_size × processes × this
     pretrained: str = ""  # a trained BT RM to use instead of training one: a folder (e.g. the rm/ of `workbench rm
     # train`) or hub id, scored with its own tokenizer and layout. The annotator's labels still train the PM
-    dataset: str = ""  # hub preference dataset to train the RM on instead of annotator labels. NOT WIRED YET
+    dataset: str = ""  # FORMAT:PATH, or FORMAT:owner/name for a hub dataset: the BT RM and the PM train on its pairs
+    # instead of the annotator's labels (which are still drawn and stored); FORMAT as in `workbench data prepare`
 
     def __post_init__(self):
         from pathlib import Path
@@ -159,6 +160,16 @@ class RewardStageConfig:
                 raise ConfigError(f"reward.extra_pairs: {source!r}: no file {path}")
         if self.pretrained and not Path(self.pretrained).is_dir() and not HUB_ID.fullmatch(self.pretrained):
             raise ConfigError(f"reward.pretrained: {self.pretrained!r} is neither a folder nor a hub id (owner/name)")
+        if self.dataset:
+            fmt, sep, path = self.dataset.partition(":")
+            if not sep or fmt not in FORMATS or not path:
+                raise ConfigError(f"reward.dataset: {self.dataset!r}: expected FORMAT:PATH or FORMAT:owner/name with "
+                                  f"FORMAT one of {', '.join(FORMATS)}")
+            if not Path(path).is_file() and not HUB_ID.fullmatch(path):
+                raise ConfigError(f"reward.dataset: {self.dataset!r}: {path} is neither a file nor a hub id (owner/name)")
+            if self.pretrained:
+                raise ConfigError("reward.pretrained and reward.dataset are both set: use a trained RM, or train one on "
+                                  "a dataset, not both")
         if self.source not in ("pi0", "toy"):
             raise ConfigError(f"reward.source must be 'pi0' or 'toy', got {self.source!r}")
 
@@ -265,7 +276,7 @@ class RunConfig:
 
 # Fields a config can already carry (configs/llama3-8b-rlhflow.yaml sets them) but the pipeline does not read yet:
 # a run with any of them set stops with this list instead of silently running the toy world.
-NOT_WIRED = ("world.prompt_dataset", "reward.dataset")
+NOT_WIRED = ("world.prompt_dataset",)
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # owner/name, as the hub spells model ids
 
 

@@ -575,8 +575,10 @@ def export_trl(root: str | Path, out: str | Path, run_id: str | None = None) -> 
 def extra_reward_rows(sources: Sequence[str], root: str | Path, run_id: str = "") -> tuple[list[dict], list]:
     """Reward-model training rows from `reward.extra_pairs`, and `data_filter` rows saying what each file lost.
 
-    "human" = every human label under `root`; "FORMAT:PATH" = a preference file of that format (datasets.py),
-    through the format's default filters (filters.py), each pair's conversation rendered as a toy prompt."""
+    "human" = every human label under `root`; "FORMAT:PATH" = a preference file of that format (datasets.py), or
+    "FORMAT:owner/name" a hub dataset, through the format's default filters (filters.py), each pair's conversation
+    rendered as a toy prompt."""
+    from workbench.config import HUB_ID
     from workbench.datasets import load_pairs
     from workbench.filters import apply_filters, default_filters
     from workbench.records import DataFilter
@@ -591,7 +593,8 @@ def extra_reward_rows(sources: Sequence[str], root: str | Path, run_id: str = ""
         fmt, sep, path = source.partition(":")
         if not sep:
             raise ValueError(f"reward.extra_pairs: unknown source {source!r}")
-        kept, dropped = apply_filters(load_pairs(fmt, path).pairs, default_filters(fmt))
+        hub = not Path(path).is_file() and HUB_ID.fullmatch(path) is not None  # reward.dataset may name a hub dataset
+        kept, dropped = apply_filters(load_pairs(fmt, path, hub=hub).pairs, default_filters(fmt))
         rows += [{"prompt": format_prompt(p.prompt_text), "chosen": " " + p.chosen.strip(),
                   "rejected": " " + p.rejected.strip()} for p in kept]
         name = Path(path).name

@@ -234,13 +234,19 @@ class Pipeline:
             store.write(scored.generations, "pref")
             store.write(scored.score_rows(self.run_id), "pref")
             store.write(pairs, "rm-train")
-            # human labels from the viewer, preference files (reward.extra_pairs)
-            extra, report = extra_reward_rows(cfg.reward.extra_pairs, store.root, self.run_id)
-            store.write([DataFilter(self.run_id, "run", "toy-annotator", "toy", "identical", identical),
-                         DataFilter(self.run_id, "run", "toy-annotator", "toy", "kept", len(rows)), *report], "rm-train")
+            # human labels from the viewer, preference files (reward.extra_pairs), a dataset in place of the labels
+            dataset = [cfg.reward.dataset] if cfg.reward.dataset else []
+            extra, report = extra_reward_rows(cfg.reward.extra_pairs + dataset, store.root, self.run_id)
+            annotator = [DataFilter(self.run_id, "run", "toy-annotator", "toy", "identical", identical),
+                         DataFilter(self.run_id, "run", "toy-annotator", "toy", "kept", len(rows))]
+            if dataset:  # drawn and stored (viewer, agreement), not trained on
+                annotator.append(DataFilter(self.run_id, "run", "toy-annotator", "toy", "replaced_by_dataset", len(rows)))
+                rows = []
+            store.write([*annotator, *report], "rm-train")
             rows += extra
             if not rows:
-                raise RuntimeError("π0's samples for the preference prompts are all identical in pairs; no reward-model data")
+                raise RuntimeError("no reward-model data: " + ("reward.dataset and reward.extra_pairs kept no pairs" if dataset
+                                   else "π0's samples for the preference prompts are all identical in pairs"))
             if not cfg.reward.pretrained:
                 metrics = reward.train_reward(cfg, rows, self.policy_dir(0), tokenizer, store.model_dir("rm"))
             pm = None

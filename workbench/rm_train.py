@@ -34,7 +34,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.config import RunConfig, to_dict
+from workbench.config import HUB_ID, RunConfig, to_dict
 from workbench.datasets import PreferencePair
 
 REPORT = "rm_train.json"
@@ -108,7 +108,7 @@ def ensure_pad_token(tokenizer) -> None:
 
 def load_sources(sources: list[str], layout: Layout, tokenizer, max_length: int,
                  skip_invalid: bool = False) -> tuple[list[PreferencePair], list[SourceReport]]:
-    """Every `FORMAT:PATH` source loaded, filtered by its format's defaults and cut at `max_length` tokens.
+    """Every `FORMAT:PATH` (or `FORMAT:owner/name`, a hub dataset) source loaded, filtered by its format's defaults and cut at `max_length` tokens.
 
     All files are read and checked before anything trains: a bad row raises DataError naming the file, row and
     field (unless `skip_invalid`, which counts it as `invalid:<field>`)."""
@@ -120,9 +120,10 @@ def load_sources(sources: list[str], layout: Layout, tokenizer, max_length: int,
         fmt, sep, path = source.partition(":")
         if not sep or fmt not in FORMATS or not path:
             raise DataError(f"--data {source!r}: expected FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}")
-        if not Path(path).is_file():
-            raise DataError(f"--data {source!r}: no file {path}")
-        res = load_pairs(fmt, path, skip_invalid=skip_invalid)
+        hub = not Path(path).is_file() and HUB_ID.fullmatch(path) is not None
+        if not hub and not Path(path).is_file():
+            raise DataError(f"--data {source!r}: no file {path} (and not a hub id, owner/name)")
+        res = load_pairs(fmt, path, skip_invalid=skip_invalid, hub=hub)
         kept, dropped = apply_filters(res.pairs, default_filters(fmt))
         dropped.update(res.invalid)
         fits = [p for p in kept if max(len(layout.reward_ids(tokenizer, p, r)) for r in (p.chosen, p.rejected)) <= max_length]

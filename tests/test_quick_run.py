@@ -226,3 +226,42 @@ def test_bad_config_fails_before_any_work(tmp_path):
     assert out.returncode == 2
     assert "unknown config key loop.iteratons" in out.stderr
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_loop_prompts_from_a_prompt_set(tmp_path):
+    """`world.prompt_dataset` with "{t}": iteration t samples the t-th file's prompts (RLHFlow's iterative-prompt
+    schema, `context_messages`), which have no gold, while SFT, the RM and the evaluation keep the world's prompts."""
+    files = {}
+    for t in (1, 2):
+        files[t] = [f"Iteration {t}, question {i}: what is {i} plus {t}?" for i in range(48)]
+        (tmp_path / f"prompts-iter{t}.jsonl").write_text("".join(
+            json.dumps({"context_messages": [{"content": text, "role": "user"}]}) + "\n" for text in files[t]))
+    root = tmp_path / "runs"
+    res = subprocess.run(CLI + ["run", "--preset", "quick", "--root", str(root),
+                                "--set", f"world.prompt_dataset={tmp_path}/prompts-iter{{t}}.jsonl"],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    (run_id,) = [d.name for d in root.iterdir() if d.is_dir()]
+    for t in (1, 2):
+        rows = query(root, "select p.family, p.text, count(*) from generations g join prompts p using (run_id, prompt_id) "
+                           "where g.run_id = ? and g.purpose = 'rollout' and g.iteration = ? "
+                           "group by p.prompt_id, p.family, p.text order by p.prompt_id", [run_id, t])[1]
+        assert [(f, text) for f, text, _ in rows] == [("external", text) for text in files[t]]
+        assert {n for *_, n in rows} == {4}  # generation.n samples each
+    scorers = query(root, "select distinct s.scorer from scores s join generations g using (run_id, generation_id) "
+                          "where g.purpose = 'rollout' order by 1")[1]
+    assert scorers == [("rm",)]  # no gold outside the world
+    wins = query(root, "select iteration, value from metrics where name = 'gold_win_rate' order by 1")[1]
+    assert [i for i, _ in wins] == [0, 1, 2] and all(0 <= v <= 1 for _, v in wins)
+    assert query(root, "select count(*) from prompts where split = 'eval' and family = 'external'")[1] == [(0,)]
+
+
+def test_a_bad_prompt_set_row_names_file_row_and_field(tmp_path):
+    bad = tmp_path / "prompts.jsonl"
+    bad.write_text(json.dumps({"context_messages": [{"content": "hi", "role": "user"}]}) + "\n"
+                   + json.dumps({"context_messages": [{"content": "ok", "role": "assistant"}]}) + "\n")
+    res = subprocess.run(CLI + ["run", "--preset", "quick", "--root", str(tmp_path / "runs"),
+                                "--set", f"world.prompt_dataset={bad}"], capture_output=True, text=True, check=False)
+    assert res.returncode == 2
+    assert f"{bad}: row 2: field 'context_messages': the last turn must be the user's" in res.stderr
+    assert query(tmp_path / "runs", "select count(*) from stages")[1] == [(0,)]

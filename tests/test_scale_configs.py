@@ -1,12 +1,11 @@
-"""The paper-scale config and the accelerate configs load; fields not wired yet stop a run with a clear message."""
+"""The paper-scale config and the accelerate configs load; the hub-facing fields are checked when a config is read."""
 
 from pathlib import Path
 
 import pytest
 import yaml
 
-from workbench.config import Backend, ConfigError, Reference, load_config, not_wired
-from workbench.run import Pipeline
+from workbench.config import Backend, ConfigError, Reference, load_config
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -23,13 +22,14 @@ def test_paper_config_loads_with_the_papers_settings():
     assert concise.loop.length_penalty == 0.001
 
 
-def test_fields_not_wired_yet_stop_a_run(tmp_path):
+def test_prompt_dataset_is_a_file_or_hub_id_and_rules_out_gold_oracles(tmp_path):
     cfg = load_config(path=CONFIGS / "llama3-8b-rlhflow.yaml")
-    assert not_wired(cfg) == ["world.prompt_dataset"]
-    with pytest.raises(ConfigError, match="not wired into the pipeline yet"):
-        Pipeline(cfg, root=tmp_path)
-    assert not any(tmp_path.iterdir())  # nothing half-written
-    assert not_wired(load_config(preset="quick")) == []
+    assert cfg.world.prompt_dataset == "RLHFlow/iterative-prompt-v1-iter{t}-20K"
+    with pytest.raises(ConfigError, match="neither a file nor a hub id"):
+        load_config(overrides=["world.prompt_dataset=/no/such/prompts.jsonl"])
+    for oracle in ("gold", "annotator"):
+        with pytest.raises(ConfigError, match=f"loop.oracle={oracle} needs the gold utility"):
+            load_config(overrides=["world.prompt_dataset=RLHFlow/iterative-prompt-v1-iter{t}-20K", f"loop.oracle={oracle}"])
 
 
 def test_reward_dataset_is_a_format_and_a_file_or_hub_id_and_excludes_a_pretrained_rm(tmp_path):

@@ -25,6 +25,7 @@ import sys
 import duckdb
 
 from workbench.config import ConfigError, load_config
+from workbench.datasets import DataError
 from workbench.experiment import EXPERIMENTS
 from workbench.store import StoreError
 
@@ -447,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"workbench: config error: {e}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, FileExistsError, StoreError) as e:
+    except (FileNotFoundError, FileExistsError, StoreError, DataError) as e:  # a bad input file names itself
         print(f"workbench {args.command}: {e}", file=sys.stderr)
         return 2
     except (ValueError, duckdb.Error) as e:  # DataError and PromptFileError are ValueErrors

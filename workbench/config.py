@@ -71,9 +71,13 @@ class WorldConfig:
     n_capability: int = 100  # held-out capability prompts (never in preference data): the alignment tax
     demo_error_rate: float = 0.35  # share of demonstrations with a wrong answer / off-topic content
     demo_verbose_rate: float = 0.3  # share of demonstrations padded with filler sentences
-    prompt_dataset: str = ""  # hub dataset of loop prompts (e.g. RLHFlow/iterative-prompt-v1-iter1-20K); "" = toy world. NOT WIRED YET
+    prompt_dataset: str = ""  # the loop's prompts from a prompt set (a .jsonl/.parquet file or hub id; "{t}" = the
+    # iteration, e.g. RLHFlow/iterative-prompt-v1-iter{t}-20K) instead of the world's; "" = the world's. No gold on them
 
     def __post_init__(self):
+        source = self.prompt_dataset.replace("{t}", "1")
+        if source and not Path(source).is_file() and not HUB_ID.fullmatch(source):
+            raise ConfigError(f"world.prompt_dataset: {self.prompt_dataset!r} is neither a file nor a hub id (owner/name)")
         for name in ("n_sft", "n_pref", "n_iter", "n_eval", "n_capability"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"world.{name} must be >= 1, got {getattr(self, name)}")
@@ -273,21 +277,13 @@ class RunConfig:
     dpo: DPOStageConfig = field(default_factory=DPOStageConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
+    def __post_init__(self):
+        if self.world.prompt_dataset and self.loop.oracle in (Oracle.GOLD, Oracle.ANNOTATOR):
+            raise ConfigError(f"loop.oracle={self.loop.oracle.value} needs the gold utility of the loop's samples, and "
+                              "prompts from world.prompt_dataset have none: use loop.oracle=rm or pm")
 
-# Fields a config can already carry (configs/llama3-8b-rlhflow.yaml sets them) but the pipeline does not read yet:
-# a run with any of them set stops with this list instead of silently running the toy world.
-NOT_WIRED = ("world.prompt_dataset",)
+
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # owner/name, as the hub spells model ids
-
-
-def not_wired(cfg: RunConfig) -> list[str]:
-    """The NOT_WIRED fields that `cfg` sets (non-empty)."""
-    out = []
-    for dotted in NOT_WIRED:
-        section, name = dotted.split(".")
-        if getattr(getattr(cfg, section), name):
-            out.append(dotted)
-    return out
 
 
 def to_dict(cfg) -> dict:

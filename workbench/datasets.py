@@ -462,6 +462,48 @@ def load_pairs(
     return LoadResult(fmt, str(path), n_rows, out, invalid)
 
 
+PROMPT_COLUMNS = ("context_messages", "messages", "prompt")  # RLHFlow's iterative-prompt sets use context_messages
+
+
+def load_prompts(source: str, limit: int, offset: int = 0) -> list[str]:
+    """Rows offset .. offset + limit − 1 of a prompt set (a .jsonl / .parquet file, or a hub id owner/name) as
+    prompt texts: the first of PROMPT_COLUMNS a row has, a string or a conversation ending in a user turn (several
+    turns rendered as "role: content" lines). Raises DataError naming the file, row and field, or saying how many
+    rows there were when there are too few."""
+    from workbench.config import HUB_ID
+
+    hub = not Path(source).is_file() and HUB_ID.fullmatch(source) is not None
+    out: list[str] = []
+    seen = 0
+    for n, row in read_rows(source, hub=hub):
+        if isinstance(row, Exception):
+            raise DataError(f"{source}: row {n}: {row}")
+        seen += 1
+        if seen <= offset:
+            continue
+        name = next((c for c in PROMPT_COLUMNS if row.get(c) is not None), None)
+        if name is None:
+            raise DataError(f"{source}: row {n}: field '{PROMPT_COLUMNS[-1]}': missing (a prompt set needs one of "
+                            f"{', '.join(PROMPT_COLUMNS)})")
+        try:
+            value = row[name]
+            if isinstance(value, str):
+                text = value
+            else:
+                messages = _messages(value, name)
+                if messages[-1]["role"] != "user":
+                    raise RowError(name, "the last turn must be the user's (the loop answers it)")
+                text = render_messages(messages)
+            if not text.strip():
+                raise RowError(name, "empty")
+        except RowError as e:
+            raise DataError(f"{source}: row {n}: field '{e.field}': {e.message}") from None
+        out.append(text)
+        if len(out) == limit:
+            return out
+    raise DataError(f"{source}: needs {offset + limit} prompts (rows {offset + 1}–{offset + limit}), has {seen}")
+
+
 def write_pairs(pairs_: list[PreferencePair], out: str | Path) -> Path:
     """Write pairs in our `pairs` schema (jsonl), atomically: a reader sees the whole file or none of it."""
     import os

@@ -9,6 +9,7 @@ Two stages, so the pairs are in the store (and on the dashboard) while DPO train
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,8 @@ class Scored:
     rm: list[float]
 
     def score_rows(self, run_id: str) -> list[Score]:
-        return [Score(run_id, g.generation_id, "gold", u) for g, u in zip(self.generations, self.gold)] + [
+        """Gold and RM scores; no gold row for a sample of a prompt from outside the world (its gold is NaN)."""
+        return [Score(run_id, g.generation_id, "gold", u) for g, u in zip(self.generations, self.gold) if not math.isnan(u)] + [
             Score(run_id, g.generation_id, "rm", r) for g, r in zip(self.generations, self.rm)
         ]
 

@@ -36,6 +36,17 @@ PREFIX_KEYS = ("seed", "world", "annotator", "model", "sft", "reward", "eval", "
 EVAL_SEED = 99_991  # the same sampling seed for every policy's eval responses (common random numbers)
 
 
+def loop_prompt_texts(cfg: RunConfig) -> dict[int, list[str]]:
+    """{t: the loop's prompts of iteration t} from `world.prompt_dataset`: with "{t}" in it, the first n_iter rows of
+    the set it names for each t (RLHFlow's iter1-20K, iter2-20K, ...); without, rows (t − 1)·n_iter + 1 .. t·n_iter
+    of the one set, so no prompt repeats across iterations."""
+    from workbench.datasets import load_prompts
+
+    source, n = cfg.world.prompt_dataset, cfg.world.n_iter
+    return {t: load_prompts(source.replace("{t}", str(t)), n) if "{t}" in source else load_prompts(source, n, (t - 1) * n)
+            for t in range(1, cfg.loop.iterations + 1)}
+
+
 def new_run_id(name: str) -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{name}-{uuid.uuid4().hex[:6]}"
 
@@ -55,12 +66,8 @@ class Pipeline:
     """One run: its config, its folder and store, and one method per stage."""
 
     def __init__(self, cfg: RunConfig, root: str | Path = "runs", run_id: str | None = None, log=print):
-        from workbench.config import ConfigError, not_wired
         from workbench.distributed import is_main_process
 
-        if not_wired(cfg):
-            raise ConfigError(f"{', '.join(not_wired(cfg))}: set, but not wired into the pipeline yet (hub "
-                              "datasets are the next step); leave them empty to run the toy world")
         self.cfg = cfg
         self.log = log
         self.store = RunStore(root, run_id or new_run_id(cfg.name))
@@ -142,6 +149,10 @@ class Pipeline:
 
         if self._world is None:
             self._world = build_world(self.cfg.world, self.cfg.loop.iterations, self.run_id)
+            if self.cfg.world.prompt_dataset:
+                from workbench.world import with_loop_prompts
+
+                self._world = with_loop_prompts(self._world, loop_prompt_texts(self.cfg))
         return self._world
 
     def tokenizer(self):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 from dataclasses import dataclass
 
@@ -257,6 +258,7 @@ def _names(topic: str, words: set[str]) -> bool:
 
 FAMILIES = {f.name: f for f in (Topic(), Listing(), Safety(), Addition(), Successor())}
 PREFERENCE_FAMILIES = ("topic", "listing", "safety", "addition")  # one per RewardBench section
+EXTERNAL = "external"  # family and section of a loop prompt from world.prompt_dataset: outside the world, no gold
 CAPABILITY_FAMILIES = ("successor",)  # held out: SFT and evaluation only
 SECTIONS = ("chat", "chat-hard", "safety", "reasoning")
 
@@ -308,8 +310,20 @@ def build_world(cfg: WorldConfig, iterations: int, run_id: str) -> World:
 
 
 def gold_utility(prompt: Prompt, response: str) -> float:
-    """The gold oracle: true utility of `response` to `prompt` (see the module docstring for each family)."""
+    """The gold oracle: true utility of `response` to `prompt` (see the module docstring for each family); NaN for
+    a prompt from outside the world (`world.prompt_dataset`), which has no gold."""
+    if prompt.family == EXTERNAL:
+        return math.nan
     return FAMILIES[prompt.family].gold(json.loads(prompt.meta), response)
+
+
+def with_loop_prompts(world: World, texts: dict[int, list[str]]) -> World:
+    """`world` with the loop's prompts of iteration t replaced by `texts[t]` (`world.prompt_dataset`): family and
+    section EXTERNAL, no gold, no reference. The other splits — SFT, preference, eval — stay the world's."""
+    keep = [p for p in world.prompts if p.split != "iter"]
+    loop = [Prompt(world.run_id, f"iter{t}-{i:06d}", "iter", t, EXTERNAL, EXTERNAL, text, "{}", "")
+            for t, batch in sorted(texts.items()) for i, text in enumerate(batch)]
+    return World(world.run_id, keep + loop)
 
 
 def demonstrations(prompts: list[Prompt], cfg: WorldConfig, seed: int) -> list[dict]:

@@ -36,9 +36,9 @@ class Scored:
 
     def score_rows(self, run_id: str) -> list[Score]:
         """Gold and RM scores; no gold row for a sample of a prompt from outside the world (its gold is NaN)."""
-        return [Score(run_id, g.generation_id, "gold", u) for g, u in zip(self.generations, self.gold) if not math.isnan(u)] + [
-            Score(run_id, g.generation_id, "rm", r) for g, r in zip(self.generations, self.rm)
-        ]
+        gold = [Score(run_id, g.generation_id, "gold", u)
+                for g, u in zip(self.generations, self.gold) if not math.isnan(u)]
+        return gold + [Score(run_id, g.generation_id, "rm", r) for g, r in zip(self.generations, self.rm)]
 
 
 def sample_and_score(

@@ -91,8 +91,8 @@ def score(model, tokenizer, prompts: list[str], responses: list[str], batch_size
         tok, layout = model.workbench_scoring
         return score_texts(model, tok, [layout.text_for(tok, unformat_prompt(p), r)
                                         for p, r in zip(prompts, responses, strict=True)], batch_size)
-    return score_texts(model, tokenizer, [p + " " + r + tokenizer.eos_token for p, r in zip(prompts, responses, strict=True)],
-                       batch_size)
+    texts = [p + " " + r + tokenizer.eos_token for p, r in zip(prompts, responses, strict=True)]
+    return score_texts(model, tokenizer, texts, batch_size)
 
 
 def score_texts(model, tokenizer, texts: list[str], batch_size: int = 256) -> list[float]:

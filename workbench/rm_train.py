@@ -65,7 +65,8 @@ class Layout(str, enum.Enum):
         """The token ids RewardTrainer trains on for (pair's prompt, response), tokenized as TRL does."""
         row = self.reward_row(dataclasses.replace(pair, chosen=response))
         if self is Layout.CHAT:
-            return tokenizer.apply_chat_template(row["prompt"] + row["chosen"], tokenize=True, return_dict=True)["input_ids"]
+            messages = row["prompt"] + row["chosen"]
+            return tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
         return tokenizer(text=row["prompt"] + row["chosen"] + tokenizer.eos_token)["input_ids"]
 
     def reward_text(self, tokenizer, pair: PreferencePair, response: str) -> str:
@@ -108,7 +109,8 @@ def ensure_pad_token(tokenizer) -> None:
 
 def load_sources(sources: list[str], layout: Layout, tokenizer, max_length: int,
                  skip_invalid: bool = False) -> tuple[list[PreferencePair], list[SourceReport]]:
-    """Every `FORMAT:PATH` (or `FORMAT:owner/name`, a hub dataset) source loaded, filtered by its format's defaults and cut at `max_length` tokens.
+    """Every `FORMAT:PATH` (or `FORMAT:owner/name`, a hub dataset) source loaded, filtered by its format's defaults
+    and cut at `max_length` tokens.
 
     All files are read and checked before anything trains: a bad row raises DataError naming the file, row and
     field (unless `skip_invalid`, which counts it as `invalid:<field>`)."""
@@ -126,7 +128,8 @@ def load_sources(sources: list[str], layout: Layout, tokenizer, max_length: int,
         res = load_pairs(fmt, path, skip_invalid=skip_invalid, hub=hub)
         kept, dropped = apply_filters(res.pairs, default_filters(fmt))
         dropped.update(res.invalid)
-        fits = [p for p in kept if max(len(layout.reward_ids(tokenizer, p, r)) for r in (p.chosen, p.rejected)) <= max_length]
+        fits = [p for p in kept
+                if max(len(layout.reward_ids(tokenizer, p, r)) for r in (p.chosen, p.rejected)) <= max_length]
         if len(fits) < len(kept):
             dropped["too_long"] = len(kept) - len(fits)
         pairs += fits

@@ -43,7 +43,8 @@ def loop_prompt_texts(cfg: RunConfig) -> dict[int, list[str]]:
     from workbench.datasets import load_prompts
 
     source, n = cfg.world.prompt_dataset, cfg.world.n_iter
-    return {t: load_prompts(source.replace("{t}", str(t)), n) if "{t}" in source else load_prompts(source, n, (t - 1) * n)
+    per_iteration = "{t}" in source
+    return {t: load_prompts(source.replace("{t}", str(t)), n) if per_iteration else load_prompts(source, n, (t - 1) * n)
             for t in range(1, cfg.loop.iterations + 1)}
 
 
@@ -251,13 +252,15 @@ class Pipeline:
             annotator = [DataFilter(self.run_id, "run", "toy-annotator", "toy", "identical", identical),
                          DataFilter(self.run_id, "run", "toy-annotator", "toy", "kept", len(rows))]
             if dataset:  # drawn and stored (viewer, agreement), not trained on
-                annotator.append(DataFilter(self.run_id, "run", "toy-annotator", "toy", "replaced_by_dataset", len(rows)))
+                annotator.append(
+                    DataFilter(self.run_id, "run", "toy-annotator", "toy", "replaced_by_dataset", len(rows)))
                 rows = []
             store.write([*annotator, *report], "rm-train")
             rows += extra
             if not rows:
-                raise RuntimeError("no reward-model data: " + ("reward.dataset and reward.extra_pairs kept no pairs" if dataset
-                                   else "π0's samples for the preference prompts are all identical in pairs"))
+                why = ("reward.dataset and reward.extra_pairs kept no pairs" if dataset
+                       else "π0's samples for the preference prompts are all identical in pairs")
+                raise RuntimeError(f"no reward-model data: {why}")
             if not cfg.reward.pretrained:
                 metrics = reward.train_reward(cfg, rows, self.policy_dir(0), tokenizer, store.model_dir("rm"))
             pm = None

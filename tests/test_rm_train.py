@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from workbench.datasets import load_pairs
-from workbench.rm_train import REPORT, Layout, ensure_pad_token
+from workbench.model import ensure_pad_token
+from workbench.rm_train import REPORT, Layout
 
 CLI = [sys.executable, "-m", "workbench"]
 FIX = Path(__file__).parent / "fixtures"

@@ -76,7 +76,7 @@ class WorldConfig:
 
     def __post_init__(self):
         source = self.prompt_dataset.replace("{t}", "1")
-        if source and not Path(source).is_file() and not HUB_ID.fullmatch(source):
+        if source and not Path(source).is_file() and not is_hub_id(source):
             raise ConfigError(f"world.prompt_dataset: {self.prompt_dataset!r} is neither a file nor a hub id (owner/name)")
         for name in ("n_sft", "n_pref", "n_iter", "n_eval", "n_capability"):
             if getattr(self, name) < 1:
@@ -112,7 +112,7 @@ class ModelConfig:
     # tiny Llama above, trained by the sft stage. With it set, the size fields above are unused
 
     def __post_init__(self):
-        if self.pretrained and not Path(self.pretrained).is_dir() and not HUB_ID.fullmatch(self.pretrained):
+        if self.pretrained and not Path(self.pretrained).is_dir() and not is_hub_id(self.pretrained):
             raise ConfigError(f"model.pretrained: {self.pretrained!r} is neither a folder nor a hub id (owner/name)")
         if self.hidden_size % self.num_heads:
             raise ConfigError(
@@ -162,14 +162,14 @@ class RewardStageConfig:
                                   f"or FORMAT:PATH with FORMAT one of {', '.join(FORMATS)})")
             if not Path(path).is_file():
                 raise ConfigError(f"reward.extra_pairs: {source!r}: no file {path}")
-        if self.pretrained and not Path(self.pretrained).is_dir() and not HUB_ID.fullmatch(self.pretrained):
+        if self.pretrained and not Path(self.pretrained).is_dir() and not is_hub_id(self.pretrained):
             raise ConfigError(f"reward.pretrained: {self.pretrained!r} is neither a folder nor a hub id (owner/name)")
         if self.dataset:
             fmt, sep, path = self.dataset.partition(":")
             if not sep or fmt not in FORMATS or not path:
                 raise ConfigError(f"reward.dataset: {self.dataset!r}: expected FORMAT:PATH or FORMAT:owner/name with "
                                   f"FORMAT one of {', '.join(FORMATS)}")
-            if not Path(path).is_file() and not HUB_ID.fullmatch(path):
+            if not Path(path).is_file() and not is_hub_id(path):
                 raise ConfigError(f"reward.dataset: {self.dataset!r}: {path} is neither a file nor a hub id (owner/name)")
             if self.pretrained:
                 raise ConfigError("reward.pretrained and reward.dataset are both set: use a trained RM, or train one on "
@@ -284,6 +284,11 @@ class RunConfig:
 
 
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # owner/name, as the hub spells model ids
+
+
+def is_hub_id(source: str) -> bool:
+    """`source` names a hub repository (owner/name) and no local file or folder (a local path of that name wins)."""
+    return not Path(source).exists() and HUB_ID.fullmatch(source) is not None
 
 
 def to_dict(cfg) -> dict:

@@ -470,9 +470,9 @@ def load_prompts(source: str, limit: int, offset: int = 0) -> list[str]:
     prompt texts: the first of PROMPT_COLUMNS a row has, a string or a conversation ending in a user turn (several
     turns rendered as "role: content" lines). Raises DataError naming the file, row and field, or saying how many
     rows there were when there are too few."""
-    from workbench.config import HUB_ID
+    from workbench.config import is_hub_id
 
-    hub = not Path(source).is_file() and HUB_ID.fullmatch(source) is not None
+    hub = is_hub_id(source)
     out: list[str] = []
     seen = 0
     for n, row in read_rows(source, hub=hub):

@@ -578,7 +578,7 @@ def extra_reward_rows(sources: Sequence[str], root: str | Path, run_id: str = ""
     "human" = every human label under `root`; "FORMAT:PATH" = a preference file of that format (datasets.py), or
     "FORMAT:owner/name" a hub dataset, through the format's default filters (filters.py), each pair's conversation
     rendered as a toy prompt."""
-    from workbench.config import HUB_ID
+    from workbench.config import is_hub_id
     from workbench.datasets import load_pairs
     from workbench.filters import apply_filters, default_filters
     from workbench.records import DataFilter
@@ -593,7 +593,7 @@ def extra_reward_rows(sources: Sequence[str], root: str | Path, run_id: str = ""
         fmt, sep, path = source.partition(":")
         if not sep:
             raise ValueError(f"reward.extra_pairs: unknown source {source!r}")
-        hub = not Path(path).is_file() and HUB_ID.fullmatch(path) is not None  # reward.dataset may name a hub dataset
+        hub = is_hub_id(path)  # reward.dataset may name a hub dataset
         kept, dropped = apply_filters(load_pairs(fmt, path, hub=hub).pairs, default_filters(fmt))
         rows += [{"prompt": format_prompt(p.prompt_text), "chosen": " " + p.chosen.strip(),
                   "rejected": " " + p.rejected.strip()} for p in kept]

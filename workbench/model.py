@@ -68,13 +68,21 @@ def init_model(tokenizer, cfg: ModelConfig, seed: int, out: Path):
     return model
 
 
+def ensure_pad_token(tokenizer) -> None:
+    """Hub tokenizers such as Llama-3's have no pad token; use eos, as TRL does.
+
+    Safe for the BT RM here because transformers' sequence-classification head reads the *rightmost* non-pad token,
+    so a trailing eos is skipped alike in training and scoring. (The old first-pad rule made every sequence score
+    alike when pad == eos: RLHF-Reward-Modeling#49, trl#937; the toy tokenizer has a pad token of its own.)"""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+
 def copy_pretrained(source: str, out: Path, with_model: bool = False):
     """A given model (a `save_pretrained` folder or a hub id) made the run's own: its tokenizer saved to `out`
-    (with a pad token: eos where it has none, see rm_train.ensure_pad_token) and, `with_model`, the model too, in
+    (with a pad token: eos where it has none, see ensure_pad_token) and, `with_model`, the model too, in
     its own dtype, so the run's folders hold everything the later stages load."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from workbench.rm_train import ensure_pad_token
 
     tokenizer = AutoTokenizer.from_pretrained(source)
     ensure_pad_token(tokenizer)

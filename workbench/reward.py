@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workbench.config import RunConfig
-from workbench.model import batched_logits, train_and_save, training_args
+from workbench.model import batched_logits, ensure_pad_token, train_and_save, training_args
 
 SCORING = "workbench_scoring.json"  # in models/rm when the RM came from reward.pretrained: its source and layout
 
@@ -66,8 +66,6 @@ def copy_pretrained_rm(source: str, out: Path) -> str:
     import json
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from workbench.rm_train import ensure_pad_token
 
     own = AutoTokenizer.from_pretrained(source)
     ensure_pad_token(own)

@@ -137,9 +137,10 @@ def win_probabilities(pairs: list[PreferencePair], tokenizer, bt=None, pm=None,
     train` made, which may use the tokenizer's chat template."""
     from workbench.world import format_prompt
 
-    contexts = [format_prompt(p.prompt_text) for p in pairs]
     if layout is not None:
         contexts = [layout.pm_row(p)["prompt"] for p in pairs]
+    else:
+        contexts = [format_prompt(p.prompt_text) for p in pairs]
     out = {}
     if bt is not None:
         from workbench.reward import score, score_texts

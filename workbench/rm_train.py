@@ -34,7 +34,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.config import HUB_ID, RunConfig, to_dict
+from workbench.config import RunConfig, is_hub_id, to_dict
 from workbench.datasets import PreferencePair
 
 REPORT = "rm_train.json"
@@ -97,16 +97,6 @@ class SourceReport:
     dropped: dict[str, int] = field(default_factory=dict)
 
 
-def ensure_pad_token(tokenizer) -> None:
-    """Hub tokenizers such as Llama-3's have no pad token; use eos, as TRL does.
-
-    Safe for the BT RM here because transformers' sequence-classification head reads the *rightmost* non-pad token,
-    so a trailing eos is skipped alike in training and scoring. (The old first-pad rule made every sequence score
-    alike when pad == eos: RLHF-Reward-Modeling#49, trl#937; the toy tokenizer has a pad token of its own.)"""
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-
-
 def load_sources(sources: list[str], layout: Layout, tokenizer, max_length: int,
                  skip_invalid: bool = False) -> tuple[list[PreferencePair], list[SourceReport]]:
     """Every `FORMAT:PATH` (or `FORMAT:owner/name`, a hub dataset) source loaded, filtered by its format's defaults
@@ -122,7 +112,7 @@ def load_sources(sources: list[str], layout: Layout, tokenizer, max_length: int,
         fmt, sep, path = source.partition(":")
         if not sep or fmt not in FORMATS or not path:
             raise DataError(f"--data {source!r}: expected FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}")
-        hub = not Path(path).is_file() and HUB_ID.fullmatch(path) is not None
+        hub = is_hub_id(path)
         if not hub and not Path(path).is_file():
             raise DataError(f"--data {source!r}: no file {path} (and not a hub id, owner/name)")
         res = load_pairs(fmt, path, skip_invalid=skip_invalid, hub=hub)
@@ -142,6 +132,7 @@ def main(cfg: RunConfig, base: str, sources: list[str], out: str | Path, train_p
     """Train the BT RM (and the PM) from `base` on `sources`; returns the report written to `out`/rm_train.json."""
     from transformers import AutoTokenizer
 
+    from workbench.model import ensure_pad_token
     from workbench.preference_model import train_pm as fit_pm
     from workbench.reward import train_reward
     from workbench.run import _seed_everything
@@ -160,16 +151,17 @@ def main(cfg: RunConfig, base: str, sources: list[str], out: str | Path, train_p
     if not pairs:
         raise ValueError("no pairs left to train on after the filters: nothing was trained")
     log(f"[workbench] training the BT reward model on {len(pairs)} pairs ({layout.value} layout)")
+    init = Path(base) if Path(base).exists() else base  # a hub id stays a name: the loaders check only Paths
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         report = {"base": base, "layout": layout.value, "pairs": len(pairs),
                   "sources": [dataclasses.asdict(r) for r in reports], "config": to_dict(cfg)}
-        report["bt"] = train_reward(cfg, [layout.reward_row(p) for p in pairs], Path(base), tokenizer, tmp / "rm")
+        report["bt"] = train_reward(cfg, [layout.reward_row(p) for p in pairs], init, tokenizer, tmp / "rm")
         if train_pm:
             log(f"[workbench] training the preference model on {len(pairs)} pairs")
             _seed_everything(cfg.seed, cfg.threads)
-            report["pm"] = fit_pm(cfg, [layout.pm_row(p) for p in pairs], Path(base), tokenizer, tmp / "pm")
+            report["pm"] = fit_pm(cfg, [layout.pm_row(p) for p in pairs], init, tokenizer, tmp / "pm")
         for name in ("rm", "pm"):
             shutil.rmtree(tmp / name / "trainer", ignore_errors=True)  # TRL's run folders: logs, no weights
         (tmp / REPORT).write_text(json.dumps(report, indent=1, default=float))

@@ -165,12 +165,7 @@ class RewardStageConfig:
         if self.pretrained and not Path(self.pretrained).is_dir() and not is_hub_id(self.pretrained):
             raise ConfigError(f"reward.pretrained: {self.pretrained!r} is neither a folder nor a hub id (owner/name)")
         if self.dataset:
-            fmt, sep, path = self.dataset.partition(":")
-            if not sep or fmt not in FORMATS or not path:
-                raise ConfigError(f"reward.dataset: {self.dataset!r}: expected FORMAT:PATH or FORMAT:owner/name with "
-                                  f"FORMAT one of {', '.join(FORMATS)}")
-            if not Path(path).is_file() and not is_hub_id(path):
-                raise ConfigError(f"reward.dataset: {self.dataset!r}: {path} is neither a file nor a hub id (owner/name)")
+            pair_source(self.dataset, "reward.dataset")
             if self.pretrained:
                 raise ConfigError("reward.pretrained and reward.dataset are both set: use a trained RM, or train one on "
                                   "a dataset, not both")
@@ -289,6 +284,20 @@ HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # owner/name, as the hub spe
 def is_hub_id(source: str) -> bool:
     """`source` names a hub repository (owner/name) and no local file or folder (a local path of that name wins)."""
     return not Path(source).exists() and HUB_ID.fullmatch(source) is not None
+
+
+def pair_source(source: str, what: str) -> tuple[str, str]:
+    """(format, file or hub id) of a preference source `FORMAT:PATH` or `FORMAT:owner/name`; a ConfigError that
+    starts with `what` (the field or flag it came from) when the format is unknown or the path names nothing."""
+    from workbench.datasets import FORMATS  # no heavy imports: plain Python
+
+    fmt, sep, path = source.partition(":")
+    if not sep or fmt not in FORMATS or not path:
+        raise ConfigError(f"{what}: {source!r}: expected FORMAT:PATH or FORMAT:owner/name with FORMAT one of "
+                          f"{', '.join(FORMATS)}")
+    if not Path(path).is_file() and not is_hub_id(path):
+        raise ConfigError(f"{what}: {source!r}: {path} is neither a file nor a hub id (owner/name)")
+    return fmt, path
 
 
 def to_dict(cfg) -> dict:

@@ -465,8 +465,8 @@ def load_pairs(
 PROMPT_COLUMNS = ("context_messages", "messages", "prompt")  # RLHFlow's iterative-prompt sets use context_messages
 
 
-def load_prompts(source: str, limit: int, offset: int = 0) -> list[str]:
-    """Rows offset .. offset + limit − 1 of a prompt set (a .jsonl / .parquet file, or a hub id owner/name) as
+def load_prompts(source: str, limit: int) -> list[str]:
+    """The first `limit` rows of a prompt set (a .jsonl / .parquet file, or a hub id owner/name) as
     prompt texts: the first of PROMPT_COLUMNS a row has, a string or a conversation ending in a user turn (several
     turns rendered as "role: content" lines). Raises DataError naming the file, row and field, or saying how many
     rows there were when there are too few."""
@@ -479,8 +479,6 @@ def load_prompts(source: str, limit: int, offset: int = 0) -> list[str]:
         if isinstance(row, Exception):
             raise DataError(f"{source}: row {n}: {row}")
         seen += 1
-        if seen <= offset:
-            continue
         name = next((c for c in PROMPT_COLUMNS if row.get(c) is not None), None)
         if name is None:
             raise DataError(f"{source}: row {n}: field '{PROMPT_COLUMNS[-1]}': missing (a prompt set needs one of "
@@ -501,7 +499,7 @@ def load_prompts(source: str, limit: int, offset: int = 0) -> list[str]:
         out.append(text)
         if len(out) == limit:
             return out
-    raise DataError(f"{source}: needs {offset + limit} prompts (rows {offset + 1}–{offset + limit}), has {seen}")
+    raise DataError(f"{source}: needs {limit} prompts, has {seen}")
 
 
 def write_pairs(pairs_: list[PreferencePair], out: str | Path) -> Path:

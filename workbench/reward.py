@@ -67,10 +67,12 @@ def copy_pretrained_rm(source: str, out: Path) -> str:
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from workbench.rm_train import Layout
+
     own = AutoTokenizer.from_pretrained(source)
     ensure_pad_token(own)
     report = Path(source).parent / "rm_train.json"  # written by `workbench rm train` next to rm/
-    layout = json.loads(report.read_text())["layout"] if report.is_file() else "chat" if own.chat_template else "toy"
+    layout = json.loads(report.read_text())["layout"] if report.is_file() else Layout.for_tokenizer(own).value
     model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, dtype="auto")
     model.config.pad_token_id = own.pad_token_id
     model.save_pretrained(out)

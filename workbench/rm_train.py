@@ -34,7 +34,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.config import RunConfig, is_hub_id, to_dict
+from workbench.config import RunConfig, is_hub_id, pair_source, to_dict
 from workbench.datasets import PreferencePair
 
 REPORT = "rm_train.json"
@@ -104,18 +104,13 @@ def load_sources(sources: list[str], layout: Layout, tokenizer, max_length: int,
 
     All files are read and checked before anything trains: a bad row raises DataError naming the file, row and
     field (unless `skip_invalid`, which counts it as `invalid:<field>`)."""
-    from workbench.datasets import FORMATS, DataError, load_pairs
+    from workbench.datasets import load_pairs
     from workbench.filters import apply_filters, default_filters
 
     pairs, reports = [], []
     for source in sources:
-        fmt, sep, path = source.partition(":")
-        if not sep or fmt not in FORMATS or not path:
-            raise DataError(f"--data {source!r}: expected FORMAT:PATH with FORMAT one of {', '.join(FORMATS)}")
-        hub = is_hub_id(path)
-        if not hub and not Path(path).is_file():
-            raise DataError(f"--data {source!r}: no file {path} (and not a hub id, owner/name)")
-        res = load_pairs(fmt, path, skip_invalid=skip_invalid, hub=hub)
+        fmt, path = pair_source(source, "--data")
+        res = load_pairs(fmt, path, skip_invalid=skip_invalid, hub=is_hub_id(path))
         kept, dropped = apply_filters(res.pairs, default_filters(fmt))
         dropped.update(res.invalid)
         fits = [p for p in kept

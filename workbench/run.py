@@ -42,10 +42,11 @@ def loop_prompt_texts(cfg: RunConfig) -> dict[int, list[str]]:
     of the one set, so no prompt repeats across iterations."""
     from workbench.datasets import load_prompts
 
-    source, n = cfg.world.prompt_dataset, cfg.world.n_iter
-    per_iteration = "{t}" in source
-    return {t: load_prompts(source.replace("{t}", str(t)), n) if per_iteration else load_prompts(source, n, (t - 1) * n)
-            for t in range(1, cfg.loop.iterations + 1)}
+    source, n, iterations = cfg.world.prompt_dataset, cfg.world.n_iter, range(1, cfg.loop.iterations + 1)
+    if "{t}" in source:
+        return {t: load_prompts(source.replace("{t}", str(t)), n) for t in iterations}
+    every = load_prompts(source, n * len(iterations))
+    return {t: every[(t - 1) * n : t * n] for t in iterations}
 
 
 def new_run_id(name: str) -> str:

@@ -3,8 +3,8 @@
     workbench dashboard [--root DIR] [--port N] [--host ADDR]
     streamlit run app/dashboard.py -- --root DIR          # the same page, started by hand
 
-The page only lays things out: every number comes from a query in `workbench.dashboard_data` and every chart from
-`workbench.figures`, which notebooks can call too. The store is read through `workbench.store.connect` (in-memory
+The page only lays things out: every number comes from a query in `workbench.interfaces.dashboard_data` and every chart from
+`workbench.interfaces.figures`, which notebooks can call too. The store is read through `workbench.store.connect` (in-memory
 DuckDB views over Parquet segments), so the page never takes a lock and works while a run is writing. The connection
 and query results are cached on the store's version (segment count, newest mtime, bytes): they stay valid until a
 segment changes, and the auto-refresh timer only polls that version.
@@ -19,8 +19,8 @@ import sys
 
 import streamlit as st
 
-from workbench import dashboard_data as dd
-from workbench import figures
+from workbench.interfaces import dashboard_data as dd
+from workbench.interfaces import figures
 from workbench.store import connect
 
 PAGES = ("Runs", "Curves", "Reward distributions", "Length bias", "Pairs", "Reward model")
@@ -64,7 +64,7 @@ def cli_commands() -> set[str]:
     """The `workbench` subcommands this version has (the pair browser links to the viewer once `label` exists)."""
     import argparse as ap
 
-    from workbench.cli import build_parser
+    from workbench.interfaces.cli import build_parser
 
     for action in build_parser()._actions:
         if isinstance(action, ap._SubParsersAction):

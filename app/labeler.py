@@ -1,4 +1,4 @@
-"""The side-by-side viewer: a thin Gradio UI over workbench/labels.py.
+"""The side-by-side viewer: a thin Gradio UI over workbench/interfaces/labeling.py.
 
     workbench label [--root DIR] [--run RUN] [--port N] [--public]
 
@@ -16,7 +16,9 @@ shown back only in plain text boxes: nothing is rendered as Markdown or HTML.
 import hmac
 import os
 
-from workbench import labels as L
+from workbench.data import labels as D
+from workbench.evaluation import agreement as A
+from workbench.interfaces import labeling as L
 
 PASSWORD_ENV = "WORKBENCH_LABEL_PASSWORD"
 
@@ -67,12 +69,12 @@ def _status(shown: L.Shown | None, queue: str) -> str:
 def agreement_rows(root, run_id) -> list[list]:
     return [
         [r.section, r.judge_a, r.judge_b, r.n, r.agree, round(r.rate, 3), round(r.ci_low, 3), round(r.ci_high, 3)]
-        for r in L.store_agreement(root, run_id)
+        for r in A.store_agreement(root, run_id)
     ]
 
 
 def counts_text(root, run_id) -> str:
-    rows = L.label_counts(root, run_id)
+    rows = D.label_counts(root, run_id)
     if not rows:
         return "No labels in this run yet."
     per: dict[str, dict[str, int]] = {}
@@ -88,7 +90,7 @@ def build_app(root: str, run_id: str | None = None):
     """The Gradio Blocks for the store under `root`; `run_id` is the run selected first (default: the newest)."""
     gr = _require_gradio()
     claims = L.Claims()
-    runs = L.list_runs(root)
+    runs = D.list_runs(root)
     if run_id and run_id not in runs:
         raise ValueError(f"run {run_id!r} has no pairs under {root} (runs with pairs: {', '.join(runs) or 'none'})")
     first_run = run_id or (runs[0] if runs else None)
@@ -203,6 +205,6 @@ def launch(root: str, run_id: str | None = None, port: int = 7860, public: bool 
 if __name__ == "__main__":
     import sys
 
-    from workbench.cli import main
+    from workbench.interfaces.cli import main
 
     sys.exit(main(["label", *sys.argv[1:]]))

@@ -5,7 +5,7 @@
 Builds a synthetic run with `--generations` rollouts (iterations × prompts × n samples, with RM and gold scores,
 best-vs-worst pairs, prompts, metrics and stages), written through `RunStore.write` one segment per iteration and
 table exactly as a run writes them, and prints the ingest rate per table. Then it runs every panel's query from
-`workbench.dashboard_data` with the arguments the app uses and prints the median and the slowest of `--repeat`
+`workbench.interfaces.dashboard_data` with the arguments the app uses and prints the median and the slowest of `--repeat`
 timed calls (after one warm-up call), per panel and per page. The goal is ≤ 200 ms per panel at 1M generations.
 The single-run pages first build an in-memory cache of the run (`dashboard_data.run_cache`), once per store
 version; its build time is printed separately.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench import dashboard_data as dd
+from workbench.interfaces import dashboard_data as dd
 from workbench.records import Generation, Iteration, Metric, Pair, Prompt, Run, Score, Stage
 from workbench.store import RunStore, connect
 

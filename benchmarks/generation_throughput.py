@@ -35,10 +35,10 @@ def main():
     import torch
 
     from workbench.config import ModelConfig, load_config
-    from workbench.generation import HFGenerator
     from workbench.import_utils import is_vllm_available
-    from workbench.model import init_model, train_tokenizer
-    from workbench.world import build_world, corpus, format_prompt
+    from workbench.loop.generation import HFGenerator
+    from workbench.models.lm import init_model, train_tokenizer
+    from workbench.world.toy import build_world, corpus, format_prompt
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--prompts", type=int, default=32)
@@ -60,7 +60,7 @@ def main():
         folder = root / name.split()[0]
         hf = HFGenerator(batch_size=128)
         if device == "cuda":
-            from workbench.model import load_policy
+            from workbench.models.lm import load_policy
 
             hf_policy = load_policy(folder).to("cuda")
         else:
@@ -69,7 +69,7 @@ def main():
         s, t = measure(hf, hf_policy, tok, prompts, args.n, args.max_new_tokens)
         rows.append((name, params, "hf", 0.0, s, t))
         if is_vllm_available():
-            from workbench.vllm_generation import VLLMGenerator
+            from workbench.loop.vllm_generation import VLLMGenerator
 
             start = time.perf_counter()
             gen = VLLMGenerator(gpu_memory_utilization=0.1 if device == "cpu" else 0.3)

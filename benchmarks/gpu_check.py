@@ -23,12 +23,12 @@ def main():
     import torch
 
     from workbench.config import load_config
-    from workbench.generation import HFGenerator, close_generators, get_generator
     from workbench.import_utils import is_vllm_available, require_vllm
-    from workbench.model import load_policy
-    from workbench.run import Pipeline
+    from workbench.loop.generation import HFGenerator, close_generators, get_generator
+    from workbench.models.lm import load_policy
+    from workbench.pipeline.run import Pipeline
     from workbench.store import query
-    from workbench.world import format_prompt
+    from workbench.world.toy import format_prompt
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", default=None)

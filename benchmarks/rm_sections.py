@@ -29,11 +29,16 @@ import tempfile
 import time
 
 from workbench.config import load_config
-from workbench.labels import wilson_interval
-from workbench.rm_eval import (
-    TABLE_SQL, by_length_direction, load_run_models, pairwise_accuracy, stored_run_toy_pairs, win_probabilities,
+from workbench.evaluation.rm_eval import (
+    TABLE_SQL,
+    by_length_direction,
+    load_run_models,
+    pairwise_accuracy,
+    stored_run_toy_pairs,
+    win_probabilities,
 )
-from workbench.run import Pipeline
+from workbench.evaluation.agreement import wilson_interval
+from workbench.pipeline.run import Pipeline
 from workbench.store import query
 
 
@@ -119,7 +124,7 @@ def annotator_agreement(runs) -> list[dict]:
     simulated annotator would pick more often than not (from the gold utilities and lengths, as it labels), ties
     counting half; `annotator_vs_gold`: how often that response is also gold's. A model that learned the labels
     well scores near the annotator's own agreement with itself, 1; the gap to `accuracy` is what the labels cost."""
-    from workbench.annotator import preference_probability
+    from workbench.world.annotator import preference_probability
 
     cells: dict = {}
     for cfg, pairs, p_wins in runs:

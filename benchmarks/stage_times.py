@@ -2,7 +2,7 @@
 
     python benchmarks/stage_times.py [--preset default] [--root /tmp/wb-bench] [--set key=value ...]
 
-Runs the preset through the same `workbench.run.main` as the CLI and prints the `stages` table of that run.
+Runs the preset through the same `workbench.pipeline.run.main` as the CLI and prints the `stages` table of that run.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import tempfile
 import time
 
 from workbench.config import load_config
-from workbench.run import main
+from workbench.pipeline.run import main
 from workbench.store import query
 
 

@@ -14,8 +14,8 @@ def tiny(tmp_path_factory):
     import torch
 
     from workbench.config import load_config
-    from workbench.model import init_model, train_tokenizer
-    from workbench.world import build_world, corpus
+    from workbench.models.lm import init_model, train_tokenizer
+    from workbench.world.toy import build_world, corpus
 
     torch.set_num_threads(2)
     cfg = load_config(preset="quick")
@@ -48,7 +48,8 @@ def quick_cli_live(tmp_path_factory):
         status = query(root, "select count(*) from stages where stage = 'done'")[1][0][0]
         live.append((rows[0][0], status))
         time.sleep(0.5)
-    output = log.read_text()
+    with open(log, newline="") as f:  # keep the carriage returns progress bars redraw with
+        output = f.read()
     assert proc.returncode == 0, output[-4000:]
     (run_id,) = [d for d in os.listdir(root)]
     return root, run_id, output, live
@@ -56,6 +57,18 @@ def quick_cli_live(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def quick_cli_run(quick_cli_live):
-    """(root, run_id) of one uninterrupted `workbench run --preset quick` through the CLI."""
+    """(root, run_id) of one uninterrupted `workbench run --preset quick` through the CLI: the test session's one quick
+    run, shared read-only. A test that writes to a store (labels, new runs) takes `quick_copy` instead."""
     root, run_id, _, _ = quick_cli_live
     return root, run_id
+
+
+@pytest.fixture(scope="module")
+def quick_copy(quick_cli_run, tmp_path_factory):
+    """(root, run_id) of a copy of the session's quick run that this module may write to."""
+    import shutil
+
+    root, run_id = quick_cli_run
+    copy = tmp_path_factory.mktemp("quick-copy") / "runs"
+    shutil.copytree(root, copy)
+    return copy, run_id

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.datasets import MAX_TEXT_CHARS, DataError, load_pairs
+from workbench.data.formats import MAX_TEXT_CHARS, DataError
+from workbench.data.sources import load_pairs
 
 CLI = [sys.executable, "-m", "workbench"]
 GOOD = {"prompt": "Describe snow.", "chosen": "Snow is white.", "rejected": "Snow is loud."}

@@ -1,6 +1,6 @@
 import pytest
 
-from workbench.config import ConfigError, Oracle, Reference, load_config, to_dict, from_dict, RunConfig
+from workbench.config import ConfigError, Oracle, Reference, RunConfig, from_dict, load_config, to_dict
 
 
 def test_presets_load():

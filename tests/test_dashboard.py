@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from dashboard_fixture import METRICS_DONE, SAMPLES, build
 
-from workbench import dashboard_data as dd
+from workbench.interfaces import dashboard_data as dd
 from workbench.records import Metric
 from workbench.store import RunStore, connect
 
@@ -268,14 +268,9 @@ def test_page_follows_a_run_as_it_writes(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def quick_store(tmp_path_factory):
-    """The quick preset, run once for this module, in this process."""
-    from workbench.config import load_config
-    from workbench.run import main
-
-    root = tmp_path_factory.mktemp("dash-quick")
-    run_id = main(load_config(preset="quick"), root=root, log=lambda *_: None)
-    return root, run_id
+def quick_store(quick_cli_run):
+    """The session's quick run (conftest.py): the dashboard only reads it."""
+    return quick_cli_run
 
 
 def test_quick_run_pages_show_the_stored_numbers(quick_store, monkeypatch):

@@ -9,11 +9,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from dashboard_fixture import build
 
 CHROMIUM = "/usr/bin/chromium"
+# WORKBENCH_SCREENSHOTS=docs also writes the README's screenshot of a real run there (docs/development.md)
+SCREENSHOTS = os.environ.get("WORKBENCH_SCREENSHOTS")
 ERROR_TEXT = ("Traceback", "Error:", "Exception", "StreamlitAPIException", "KeyError", "BinderException")
 
 
@@ -23,14 +26,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory):
-    root = tmp_path_factory.mktemp("browser-store")
-    build(root)
+def serve(root: Path):
+    """`workbench dashboard` on `root` at a free port, until the generator is closed; yields (url, port)."""
     port = free_port()
-    log = open(root / "dashboard.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "workbench", "dashboard", "--root", str(root), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    log_path = root.parent / f"dashboard-{port}.log"
+    log = open(log_path, "w")
+    # started beside the root, so the page shows the store as "runs", as a user's would
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "dashboard", "--root", root.name, "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                            cwd=root.parent)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while True:
@@ -39,13 +43,31 @@ def dashboard(tmp_path_factory):
                 break
         except OSError:
             pass
-        assert proc.poll() is None, (root / "dashboard.log").read_text()
-        assert time.time() < deadline, "dashboard did not start in 60 s: " + (root / "dashboard.log").read_text()
+        assert proc.poll() is None, log_path.read_text()
+        assert time.time() < deadline, "dashboard did not start in 60 s: " + log_path.read_text()
         time.sleep(0.3)
-    yield url, port
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    try:
+        yield url, port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def launch(pw):
+    return pw.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync"],
+    )
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser-store") / "runs"
+    root.mkdir()
+    build(root)
+    yield from serve(root)
 
 
 def test_dashboard_listens_on_localhost_only(dashboard):
@@ -69,11 +91,7 @@ def test_pages_render_in_chromium(dashboard, tmp_path):
 
     url, _ = dashboard
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )
+        browser = launch(pw)
         page = browser.new_page(viewport={"width": 1500, "height": 1300})
         page.goto(url)
         # Runs page: the finished run's and the running run's headline numbers
@@ -111,3 +129,33 @@ def test_pages_render_in_chromium(dashboard, tmp_path):
     for name in ("runs", "curves", "pairs"):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
     print(f"screenshots: {tmp_path}")
+
+
+def test_a_quick_run_in_chromium(quick_cli_run, tmp_path):
+    """The session's quick run (conftest.py) on the Reward distributions page: the page names the run and draws its
+    histograms. The screenshot is the README's (docs/dashboard.png) when WORKBENCH_SCREENSHOTS is set."""
+    from playwright.sync_api import sync_playwright
+
+    root, run_id = quick_cli_run  # the session's root is <tmp>/runs<n>: serve a link named runs beside it
+    link = tmp_path / "runs"
+    link.symlink_to(root, target_is_directory=True)
+    server = serve(link)
+    url, _ = next(server)
+    try:
+        with sync_playwright() as pw:
+            browser = launch(pw)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/?page=Reward%20distributions&run={run_id}")
+            page.get_by_role("heading", name="Reward distributions").wait_for(timeout=60_000)
+            page.get_by_text("Chosen vs rejected (selected pairs)").first.wait_for(timeout=30_000)
+            page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)  # plotly draws after the element appears
+            body = page.inner_text("body")
+            assert not [e for e in ERROR_TEXT if e in body], body[:2000]
+            assert run_id in body
+            out = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+            page.screenshot(path=str(out / "dashboard.png"), full_page=False)
+            browser.close()
+        assert (out / "dashboard.png").stat().st_size > 10_000
+    finally:
+        server.close()

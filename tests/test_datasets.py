@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from workbench.datasets import DataError, PreferencePair, load_pairs, parse_hh_dialogue
-from workbench.filters import FilterConfig, apply_filters, default_filters
-from workbench.mixtures import RECIPES, build_mixture, filter_records
-from workbench.world import SECTIONS
+from workbench.data.filters import FilterConfig, apply_filters, default_filters
+from workbench.data.formats import DataError, PreferencePair, parse_hh_dialogue
+from workbench.data.mixtures import RECIPES, build_mixture, filter_records
+from workbench.data.sources import load_pairs
+from workbench.world.toy import SECTIONS
 
 FIX = Path(__file__).parent / "fixtures"
 CLI = [sys.executable, "-m", "workbench"]

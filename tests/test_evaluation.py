@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from workbench.evaluation import correlation, eval_metrics, kl_estimate, length_controlled_win_rate, win_rate
+from workbench.evaluation.metrics import correlation, eval_metrics, kl_estimate, length_controlled_win_rate, win_rate
 
 
 def _sigmoid(x):

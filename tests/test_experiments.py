@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from workbench.experiment import EXPERIMENTS, SUMMARY_METRICS, run_experiment, summary, to_markdown
+from workbench.pipeline.experiment import EXPERIMENTS, SUMMARY_METRICS, run_experiment, summary, to_markdown
 from workbench.store import query
 
 EXPECTED_ARMS = {

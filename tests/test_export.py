@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.export import PromptFileError, read_prompts
+from workbench.pipeline.export import PromptFileError, read_prompts
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 

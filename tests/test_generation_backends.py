@@ -10,8 +10,8 @@ from testing_utils import require_vllm
 
 from workbench import import_utils
 from workbench.config import Backend, ConfigError, load_config
-from workbench.generation import HFGenerator, get_generator, sample_temperatures
-from workbench.world import format_prompt
+from workbench.loop.generation import HFGenerator, get_generator, sample_temperatures
+from workbench.world.toy import format_prompt
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,7 +51,7 @@ def test_missing_vllm_names_the_install_command(monkeypatch):
 
 
 def test_import_workbench_does_not_import_vllm():
-    code = ("import sys, workbench, workbench.config, workbench.generation, workbench.loop, workbench.import_utils; "
+    code = ("import sys, workbench, workbench.config, workbench.loop.generation, workbench.loop.iteration, workbench.import_utils; "
             "workbench.import_utils.is_vllm_available(); "
             "bad = [m for m in ('vllm', 'torch', 'transformers') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -68,8 +68,8 @@ def test_hf_backend_layout(tiny):
 
 @require_vllm
 def test_vllm_backend_matches_hf_layout_and_reloads_weights(tiny, tmp_path):
-    from workbench.model import init_model
-    from workbench.vllm_generation import VLLMGenerator
+    from workbench.loop.vllm_generation import VLLMGenerator
+    from workbench.models.lm import init_model
 
     cfg, root, tok, world = tiny
     prompts = _prompts(world)

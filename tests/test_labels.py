@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from workbench import labels as L
 from workbench.config import AnnotatorConfig, ConfigError, load_config, to_dict
+from workbench.data import labels as D
+from workbench.data import reward_sources as RS
+from workbench.evaluation import agreement as A
+from workbench.interfaces import labeling as L
 from workbench.records import Generation, Label, Pair, Prompt, Run, Score
 from workbench.store import RunStore, query
 
@@ -27,29 +30,29 @@ RUN = "r1"
 
 
 def test_wilson_matches_hand_computed_values():
-    lo, hi = L.wilson_interval(5, 10)
+    lo, hi = A.wilson_interval(5, 10)
     assert (lo, hi) == pytest.approx((0.2366, 0.7634), abs=1e-4)
-    lo, hi = L.wilson_interval(0, 10)
+    lo, hi = A.wilson_interval(0, 10)
     assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-4)
-    lo, hi = L.wilson_interval(10, 10)
+    lo, hi = A.wilson_interval(10, 10)
     assert hi == 1.0 and lo == pytest.approx(0.7225, abs=1e-4)
-    assert L.wilson_interval(1, 1)[0] == pytest.approx(0.2065, abs=1e-4)
+    assert A.wilson_interval(1, 1)[0] == pytest.approx(0.2065, abs=1e-4)
 
 
 def test_wilson_contains_the_rate_and_narrows_with_n():
     widths = []
     for n in (4, 40, 400):
         k = n * 3 // 4
-        lo, hi = L.wilson_interval(k, n)
+        lo, hi = A.wilson_interval(k, n)
         assert 0.0 <= lo < k / n < hi <= 1.0
         widths.append(hi - lo)
     assert widths[0] > widths[1] > widths[2]
 
 
 def test_wilson_without_data_and_bad_counts():
-    assert all(math.isnan(x) for x in L.wilson_interval(0, 0))
+    assert all(math.isnan(x) for x in A.wilson_interval(0, 0))
     with pytest.raises(ValueError):
-        L.wilson_interval(3, 2)
+        A.wilson_interval(3, 2)
 
 
 # --- agreement ------------------------------------------------------------------------------------------------------
@@ -62,15 +65,15 @@ def _row(rows, section, a, b):
 
 def test_agreement_counts_strict_preferences_only():
     items = [
-        L.Judged("chat", {"rm": 1, "gold": 1}, human=[1]),  # all agree
-        L.Judged("chat", {"rm": 1, "gold": -1}, human=[-1]),  # human with gold, against rm
-        L.Judged("chat", {"rm": -1, "gold": 0}, human=[0]),  # gold tie, human tie: left out
-        L.Judged("reasoning", {"rm": 1, "gold": None}, human=[None, 1]),  # a skip and a label
+        A.Judged("chat", {"rm": 1, "gold": 1}, human=[1]),  # all agree
+        A.Judged("chat", {"rm": 1, "gold": -1}, human=[-1]),  # human with gold, against rm
+        A.Judged("chat", {"rm": -1, "gold": 0}, human=[0]),  # gold tie, human tie: left out
+        A.Judged("reasoning", {"rm": 1, "gold": None}, human=[None, 1]),  # a skip and a label
     ]
-    rows = L.agreement(items)
+    rows = A.agreement(items)
     hr = _row(rows, "chat", "human", "rm")
     assert (hr.n, hr.agree, hr.rate) == (2, 1, 0.5)
-    assert (hr.ci_low, hr.ci_high) == pytest.approx(L.wilson_interval(1, 2))
+    assert (hr.ci_low, hr.ci_high) == pytest.approx(A.wilson_interval(1, 2))
     hg = _row(rows, "chat", "human", "gold")
     assert (hg.n, hg.agree) == (2, 2)
     rg = _row(rows, "chat", "rm", "gold")
@@ -83,8 +86,8 @@ def test_agreement_counts_strict_preferences_only():
 
 
 def test_agreement_between_people_and_machine_pairs_counted_once():
-    items = [L.Judged("chat", {"rm": 1, "annotator": 1}, human=[1, 1, -1])]
-    rows = L.agreement(items)
+    items = [A.Judged("chat", {"rm": 1, "annotator": 1}, human=[1, 1, -1])]
+    rows = A.agreement(items)
     hh = _row(rows, "chat", "human", "human")
     assert (hh.n, hh.agree) == (3, 1)  # three pairs of labels, one agreeing
     assert _row(rows, "chat", "rm", "annotator").n == 1  # one pair, however many labels it has
@@ -92,7 +95,7 @@ def test_agreement_between_people_and_machine_pairs_counted_once():
 
 
 def test_judges_are_named_in_a_fixed_order():
-    rows = L.agreement([L.Judged("chat", {"gold": 1, "annotator": 1, "rm": -1, "pm": 1}, human=[1])])
+    rows = A.agreement([A.Judged("chat", {"gold": 1, "annotator": 1, "rm": -1, "pm": 1}, human=[1])])
     pairs = [(r.judge_a, r.judge_b) for r in rows if r.section == "chat"]
     assert pairs[:4] == [("human", "rm"), ("human", "pm"), ("human", "annotator"), ("human", "gold")]
     assert ("annotator", "rm") not in pairs and ("rm", "annotator") in pairs
@@ -104,12 +107,12 @@ def test_judges_are_named_in_a_fixed_order():
 def test_verdicts_from_scores_and_the_annotator():
     cfg = AnnotatorConfig(temperature=0.2, flip_rate=0.0, length_bias=1.0)
     # equal gold, chosen 50 characters shorter: the length-biased annotator prefers the rejected (longer) one
-    v = L.machine_verdicts("best_worst", {"rm": (0.3, 0.1), "gold": (1.0, 1.0)}, (10, 60), cfg)
+    v = D.machine_verdicts("best_worst", {"rm": (0.3, 0.1), "gold": (1.0, 1.0)}, (10, 60), cfg)
     assert v == {"rm": 1, "gold": 0, "annotator": -1}
-    v = L.machine_verdicts("best_worst", {"rm": (0.3, 0.1), "gold": (1.0, 0.0)}, (10, 10), cfg)
+    v = D.machine_verdicts("best_worst", {"rm": (0.3, 0.1), "gold": (1.0, 0.0)}, (10, 10), cfg)
     assert v["annotator"] == 1 and v["gold"] == 1
-    assert L.machine_verdicts("annotator", {"gold": (0.0, 1.0)}, (5, 5), cfg)["annotator"] == 1  # its own label
-    assert L.machine_verdicts("best_worst", {"rm": (0.0, 1.0)}, (5, 5), None)["annotator"] is None
+    assert D.machine_verdicts("annotator", {"gold": (0.0, 1.0)}, (5, 5), cfg)["annotator"] == 1  # its own label
+    assert D.machine_verdicts("best_worst", {"rm": (0.0, 1.0)}, (5, 5), None)["annotator"] is None
 
 
 # --- a hand-made store ----------------------------------------------------------------------------------------------
@@ -145,18 +148,18 @@ def store(tmp_path):
 
 
 def test_items_join_text_and_verdicts(store):
-    items = {i.pair_id: i for i in L.load_items(store, RUN)}
+    items = {i.pair_id: i for i in D.load_items(store, RUN)}
     assert len(items) == 15
     p0 = items["pair00"]
     assert (p0.prompt, p0.chosen_text, p0.rejected_text, p0.section) == ("Prompt 0?", "chosen 0", "rejected 0", "reasoning")
     assert p0.verdicts["rm"] == 1 and p0.verdicts["gold"] == -1
     assert p0.rm_margin == pytest.approx(1.2)
     assert items["rm12"].rm_margin is None and items["rm12"].verdicts["annotator"] == 1
-    assert L.list_runs(store) == [RUN]
+    assert D.list_runs(store) == [RUN]
 
 
 def test_queues(store):
-    items = L.load_items(store, RUN)
+    items = D.load_items(store, RUN)
     unc = L.order_queue(items, "uncertain")
     assert [i.pair_id for i in unc] == [f"pair{k:02d}" for k in range(11, -1, -1)]  # smallest |margin| first
     dis = {i.pair_id for i in L.order_queue(items, "disagree", seed="x")}
@@ -215,7 +218,7 @@ def test_label_maps_clicks_to_generation_ids(store):
 
 def test_labels_are_neither_lost_nor_duplicated_under_threads(store):
     """8 threads write 60 labels: 3 labelers × 12 pairs, plus each of ann's labels written twice (a retried click)."""
-    items = [i for i in L.load_items(store, RUN) if i.rule == "best_worst"]
+    items = [i for i in D.load_items(store, RUN) if i.rule == "best_worst"]
     jobs = [(who, it) for who in ("ann", "bob", "cy") for it in items] + [("ann", it) for it in items]
     hostile = "'); drop table labels; -- <script>alert(1)</script> ${x} {{y}}"
 
@@ -235,35 +238,35 @@ def test_labels_are_neither_lost_nor_duplicated_under_threads(store):
 
 
 def test_agreement_from_the_store(store):
-    items = {i.pair_id: i for i in L.load_items(store, RUN)}
+    items = {i.pair_id: i for i in D.load_items(store, RUN)}
     for pid in ("pair00", "pair01", "pair05"):  # ann always picks the rejected response
         it = items[pid]
         L.write_label(store, L.make_label(L.Shown(it, "random", it.chosen_id, it.rejected_id, 0.0, 1), "ann", "B"))
     it = items["pair07"]
     L.write_label(store, L.make_label(L.Shown(it, "random", it.rejected_id, it.chosen_id, 0.0, 1), "bob", "B"))
-    rows = L.store_agreement(store, RUN)
+    rows = A.store_agreement(store, RUN)
     hr = _row(rows, "all", "human", "rm")
     assert (hr.n, hr.agree) == (4, 1)  # bob's B was the chosen (shown on the right)
     hg = _row(rows, "all", "human", "gold")
     assert (hg.n, hg.agree) == (4, 3)  # gold prefers the rejected on pair00 and pair01 (rm was wrong there)
     assert (_row(rows, "all", "rm", "gold").n, _row(rows, "all", "rm", "gold").agree) == (4, 2)
-    assert L.store_agreement(store, RUN, labeler="bob")[-1].n == 1
+    assert A.store_agreement(store, RUN, labeler="bob")[-1].n == 1
 
 
 def test_human_pairs_drop_ties_and_skips_and_use_training_format(store):
-    items = {i.pair_id: i for i in L.load_items(store, RUN)}
+    items = {i.pair_id: i for i in D.load_items(store, RUN)}
     for pid, choice in (("pair03", "A"), ("pair04", "B"), ("pair06", "tie"), ("pair08", "skip")):
         it = items[pid]
         L.write_label(store, L.make_label(L.Shown(it, "random", it.rejected_id, it.chosen_id, 0.0, 1), "ann", choice))
-    rows = sorted(L.human_pairs(store), key=lambda r: r["prompt"])
+    rows = sorted(D.human_pairs(store), key=lambda r: r["prompt"])
     assert rows == [
         {"prompt": "Q: Prompt 3?\nA:", "chosen": " rejected 3", "rejected": " chosen 3"},
         {"prompt": "Q: Prompt 4?\nA:", "chosen": " chosen 4", "rejected": " rejected 4"},
     ]
-    assert L.extra_reward_rows(["human"], store)[0] == L.human_pairs(store)
-    assert L.extra_reward_rows([], store) == ([], [])
+    assert RS.extra_reward_rows(["human"], store)[0] == D.human_pairs(store)
+    assert RS.extra_reward_rows([], store) == ([], [])
     out = store / "export" / "human.jsonl"
-    assert L.export_trl(store, out) == 2
+    assert D.export_trl(store, out) == 2
     assert sorted(json.loads(line)["prompt"] for line in out.read_text().splitlines()) == [r["prompt"] for r in rows]
 
 
@@ -281,7 +284,7 @@ def test_extra_pairs_config(tmp_path):
 
 
 def test_extra_pairs_from_a_dataset_file_are_filtered_and_rendered_as_toy_prompts(tmp_path):
-    rows, report = L.extra_reward_rows([f"shp:{FIXTURES / 'shp.jsonl'}"], tmp_path, "r1")
+    rows, report = RS.extra_reward_rows([f"shp:{FIXTURES / 'shp.jsonl'}"], tmp_path, "r1")
     # the fixture's 9 SHP pairs: one at a score ratio ≤ 2, two over the cap of 5 per post (tests/test_datasets.py)
     assert len(rows) == 6
     assert {(d.source, d.format, d.reason, d.count) for d in report} == {

@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 from workbench.config import load_config
-from workbench.model import load_policy
-from workbench.run import Pipeline
+from workbench.models.lm import load_policy
+from workbench.pipeline.run import Pipeline
 from workbench.store import query
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import notebooks as nbs
-from workbench.api import Workbench
+from workbench.interfaces import notebooks as nbs
+from workbench.interfaces.api import Workbench
 
 REPO = Path(__file__).resolve().parent.parent
 NAMES = ["01_quickstart", "02_length_bias", "03_reward_models", "04_human_labels"]

@@ -4,11 +4,21 @@ import math
 
 import pytest
 
-from workbench.preference_model import (
-    knockout, label_ids, pm_prompt, round_robin_scores, training_rows,
+from workbench.evaluation.rm_eval import (
+    LENGTH,
+    bt_win_probability,
+    by_length_direction,
+    pairwise_accuracy,
+    section_rows,
 )
-from workbench.rm_eval import LENGTH, bt_win_probability, by_length_direction, pairwise_accuracy, section_rows
-from workbench.world import SECTIONS
+from workbench.models.preference import (
+    knockout,
+    label_ids,
+    pm_prompt,
+    round_robin_scores,
+    training_rows,
+)
+from workbench.world.toy import SECTIONS
 
 
 def test_template_is_the_papers():
@@ -83,7 +93,7 @@ def test_accuracy_counts_ties_half_and_position_columns():
 
 
 def test_length_split_separates_a_length_judge_from_a_content_judge():
-    from workbench.datasets import PreferencePair
+    from workbench.data.formats import PreferencePair
 
     q = [{"role": "user", "content": "List 2 fruits."}]
     pairs = [
@@ -104,7 +114,7 @@ def test_length_split_separates_a_length_judge_from_a_content_judge():
 
 
 def test_held_out_labels_follow_gold_and_split_content_from_length(tiny):
-    from workbench.rm_eval import _labelled, bench_pairs
+    from workbench.evaluation.rm_eval import _labelled, bench_pairs
 
     cfg, _, tok, world = tiny
     add = next(p for p in world.split("eval") if p.family == "addition")

@@ -8,7 +8,7 @@ import pytest
 
 from workbench.config import load_config
 from workbench.store import query
-from workbench.world import SECTIONS
+from workbench.world.toy import SECTIONS
 
 CLI = [sys.executable, "-m", "workbench"]
 
@@ -21,6 +21,24 @@ def _sql(root, sql):
 @pytest.fixture(scope="module")
 def quick_run(quick_cli_live):
     return quick_cli_live
+
+
+LIBRARY_NOISE = ("{'loss'", "'train_runtime'", "Loading weights", "Tokenizing", "Truncating", "Building labels",
+                 "Map", "Warning", "warn(")
+
+
+def test_console_is_quiet_by_default(quick_run):
+    """What `workbench run` leaves on screen: its own lines and the table; every other line was a progress bar
+    (redrawn in place with carriage returns), and none of the libraries' log dicts, loading bars or warnings."""
+    _, run_id, output, _ = quick_run
+    assert not [n for n in LIBRARY_NOISE if n in output], output[:3000]
+    kept = [line.rsplit("\r", 1)[-1] for line in output.split("\n")]  # what a terminal shows after the redraws
+    kept = [line for line in kept if line.strip()]
+    ours = ("[workbench] run ", "[workbench] stage ", f"run {run_id} finished", "iteration  ", "results: ")
+    table = [line for line in kept if line.split()[0].isdigit()]
+    assert [line for line in kept if not line.startswith(ours) and line not in table] == []
+    assert len([line for line in kept if line.startswith("[workbench] stage ")]) == 10  # quick: 4 + 3 per iteration × 2
+    assert len(table) == 3
 
 
 def test_cli_prints_run_id_and_metrics_table(quick_run):
@@ -156,7 +174,7 @@ def test_evals_table_recomputes_the_metrics(quick_run):
 
 def test_stage_by_stage_equals_the_one_shot_run(quick_run, tmp_path):
     """Determinism: the same config and seed, run one stage at a time in this process, gives the same metrics."""
-    from workbench.run import Pipeline
+    from workbench.pipeline.run import Pipeline
 
     root, run_id, _, _ = quick_run
     p = Pipeline(load_config(preset="quick"), root=tmp_path, log=lambda *_: None)

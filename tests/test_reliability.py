@@ -153,7 +153,7 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
 def test_resuming_a_missing_run_or_model_says_which_path(tmp_path):
     res = subprocess.run(CLI + ["run", "--resume", "no-such-run", "--root", str(tmp_path)], capture_output=True, text=True)
     assert res.returncode == 2 and "no run 'no-such-run'" in res.stderr and "Traceback" not in res.stderr
-    from workbench.model import load_policy
+    from workbench.models.lm import load_policy
 
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "missing")):
         load_policy(tmp_path / "missing")

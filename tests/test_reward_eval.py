@@ -10,7 +10,7 @@ import pytest
 
 from workbench.config import load_config
 from workbench.store import query
-from workbench.world import SECTIONS
+from workbench.world.toy import SECTIONS
 
 CLI = [sys.executable, "-m", "workbench"]
 FIX = Path(__file__).parent / "fixtures"
@@ -18,7 +18,7 @@ FIX = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(scope="module")
 def pm_run(tmp_path_factory):
-    from workbench.run import main
+    from workbench.pipeline.run import main
 
     root = tmp_path_factory.mktemp("pm-runs")
     cfg = load_config(preset="quick", overrides=["loop.oracle=pm", "loop.iterations=1"])

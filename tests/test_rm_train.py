@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.datasets import load_pairs
-from workbench.model import ensure_pad_token
-from workbench.rm_train import REPORT, Layout
+from workbench.data.sources import load_pairs
+from workbench.models.lm import ensure_pad_token
+from workbench.pipeline.rm_train import REPORT, Layout
 
 CLI = [sys.executable, "-m", "workbench"]
 FIX = Path(__file__).parent / "fixtures"
@@ -61,8 +61,8 @@ def test_scoring_reads_the_tokens_trl_trained_on(bases, layout):
     from transformers import AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
-    from workbench.model import training_args
-    from workbench.reward import load_reward_model
+    from workbench.models.lm import training_args
+    from workbench.models.reward import load_reward_model
 
     tok = AutoTokenizer.from_pretrained(bases / layout)
     lay = Layout.for_tokenizer(tok)
@@ -107,6 +107,7 @@ def test_rm_train_learns_its_pairs_and_rm_eval_reports_them_by_section(bases, tm
                "--set", "reward.pm_epochs=2")
     assert res.returncode == 0, res.stderr
     assert "kept 2 (dropped: empty_turn 1, identical 1)" in res.stdout
+    assert "'train_runtime'" not in res.stdout + res.stderr  # quiet: the trainers' log dicts stay in log_history
     report = json.loads((out / REPORT).read_text())
     assert report["layout"] == "chat" and report["pairs"] == 18
     assert [(s["rows"], s["kept"], s["dropped"]) for s in report["sources"]] == [
@@ -232,3 +233,12 @@ def test_a_run_trains_its_reward_model_on_reward_dataset_instead_of_the_annotato
     assert filt[("toy-annotator", "replaced_by_dataset")] == filt[("toy-annotator", "kept")] > 0
     annotator = "select count(*) from pairs where run_id = ? and rule = 'annotator'"
     assert query(runs, annotator, [new_id])[1] == query(root, annotator, [run_id])[1]
+
+
+def test_verbose_brings_the_trainers_logs_back(bases, tmp_path):
+    """`--verbose`: the trainers print their log dicts again (quiet runs keep them in log_history only)."""
+    sums = _write_jsonl(_sums(), tmp_path / "sums.jsonl")
+    res = _cli("rm", "train", "--model", str(bases / "toy"), "--data", f"pairs:{sums}", "--out", str(tmp_path / "m"),
+               "--preset", "quick", "--set", "reward.epochs=1", "--verbose")
+    assert res.returncode == 0, res.stderr
+    assert "'train_runtime'" in res.stdout + res.stderr

@@ -1,6 +1,6 @@
 import pytest
 
-from workbench.selection import adjusted_scores, best_worst
+from workbench.loop.selection import adjusted_scores, best_worst
 
 
 def test_best_and_worst_without_penalty():

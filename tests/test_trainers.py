@@ -5,11 +5,12 @@ import copy
 import pytest
 import torch
 
-from workbench.loop import train_dpo
-from workbench.model import load_policy
-from workbench.reward import load_reward_model, score, train_reward
-from workbench.sft import train_sft
-from workbench.world import demonstrations, format_prompt
+from workbench.loop.iteration import train_dpo
+from workbench.models.lm import load_policy
+from workbench.models.reward import load_reward_model, score, train_reward
+from workbench.models.sft import train_sft
+from workbench.world.demonstrations import demonstrations
+from workbench.world.toy import format_prompt
 
 
 def _params(model):
@@ -78,8 +79,8 @@ def test_dpo_trains_every_parameter(tiny, tmp_path):
 
 
 def test_response_logprobs_are_batch_invariant_and_kl_to_self_is_zero(tiny):
-    from workbench.evaluation import kl_estimate
-    from workbench.generation import response_logprobs
+    from workbench.evaluation.metrics import kl_estimate
+    from workbench.loop.generation import response_logprobs
 
     _, root, tok, world = tiny
     model = load_policy(root / "init")

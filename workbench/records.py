@@ -8,6 +8,7 @@ Add a field at the end (with a default) to extend a table; old segments then rea
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass
 from datetime import datetime
@@ -225,6 +226,22 @@ class RMEval:
     accuracy: float  # share ranked right (ties half); pm: both orders averaged
     accuracy_chosen_a: float  # pm only (position bias): accuracy with the chosen response in slot A; NaN for bt
     accuracy_chosen_b: float  # pm only: with the chosen response in slot B
+
+
+@dataclass
+class Scored:
+    """Generations of one policy on some prompts, with their scores, in (prompt, sample) order. Not a table: what
+    sampling hands the stage that stores it (`generations` rows and, through score_rows, `scores` rows)."""
+
+    generations: list[Generation]
+    gold: list[float]
+    rm: list[float]
+
+    def score_rows(self, run_id: str) -> list[Score]:
+        """Gold and RM scores; no gold row for a sample of a prompt from outside the world (its gold is NaN)."""
+        gold = [Score(run_id, g.generation_id, "gold", u)
+                for g, u in zip(self.generations, self.gold) if not math.isnan(u)]
+        return gold + [Score(run_id, g.generation_id, "rm", r) for g, r in zip(self.generations, self.rm)]
 
 
 TABLES: dict[str, type] = {

@@ -57,6 +57,10 @@ class RunStore:
     def model_dir(self, name: str) -> Path:
         return self.dir / "models" / name
 
+    def policy_dir(self, t: int) -> Path:
+        """π_t's folder: π0 is the SFT model (models/sft), π_t for t ≥ 1 is models/policy_t."""
+        return self.model_dir("sft" if t == 0 else f"policy_{t}")
+
     def _ensure_version(self) -> None:
         marker = self.dir / "store.json"
         if marker.exists():

@@ -1,0 +1,2 @@
+"""The online loop: sampling (sampling.py; HF in generation.py, vLLM in vllm_generation.py), best-vs-worst
+selection (selection.py), one iteration's rollout and DPO (iteration.py), and the TRL peers (peers.py)."""

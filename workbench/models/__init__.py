@@ -1,0 +1,2 @@
+"""The models: the language model and its tokenizer (lm.py), SFT (sft.py), the Bradley-Terry reward model
+(reward.py) and the pairwise preference model (preference.py)."""

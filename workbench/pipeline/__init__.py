@@ -1,0 +1,2 @@
+"""Runs made of stages: the whole pipeline (run.py), experiments of arms × seeds (experiment.py), reward models on
+their own (rm_train.py), and exports for external evaluators (export.py)."""

@@ -1,0 +1,168 @@
+"""Named comparisons that answer the paper's questions, each a set of runs over seeds, with a summary table.
+
+    workbench experiment NAME [--seeds 0,1,2] [--preset default] [--root DIR] [--set key=value ...]
+
+For each seed the first arm runs the whole pipeline; the other arms fork it (`Pipeline.fork`), sharing its π0,
+reward model and π0 evaluation, so arms differ only in what the comparison is about. Every arm's run is tagged in
+the `experiments` table; the summary (mean ± sd over seeds of each arm's last iteration) is printed, written as
+`<root>/experiments/<experiment_id>.md`, and can be recomputed from the store with `summary(root, id)`.
+
+Experiments:
+- online-vs-offline: our loop (T iterations of fresh on-policy pairs) vs offline DPO trained once on the same
+  number of RM-labelled best-vs-worst pairs drawn from π0's samples (the paper's DPO baseline); π0 is the
+  iteration-0 row.
+- length-penalty: λ ∈ {0, 0.005, 0.02} (per character) against the length-biased RM.
+- oracle: the loop's scorer: the BT RM, the pairwise preference model (round-robin win probability), the
+  simulated annotator (sampled pairwise labels), the gold utility (the ceiling: best-vs-worst DPO with perfect
+  labels). `ceiling_share` = (WR_arm − 0.5) / (WR_gold − 0.5).
+- trl-online-dpo: our loop vs TRL's OnlineDPOTrainer with the same RM as its reward, given the wall-clock time
+  our loop's rollout and DPO stages took on the same seed, on the same prompts.
+- rl-baseline: our loop vs TRL's RLOOTrainer (the deep-RL arm: n samples per prompt, leave-one-out baseline,
+  KL penalty to π0) with the same RM as its reward, at the same wall-clock, on the same prompts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from statistics import fmean, stdev
+
+from workbench.config import RunConfig, load_config
+from workbench.records import ExperimentArm
+from workbench.store import query
+
+SUMMARY_METRICS = (
+    "gold_win_rate", "lc_win_rate", "gold_utility", "rm_reward", "mean_length_chars", "kl_to_ref",
+    "reward_length_corr", "alignment_tax",
+)
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    overrides: tuple[str, ...] = ()
+
+
+def arms(experiment: str, cfg: RunConfig) -> list[Arm]:
+    """The arms of `experiment` for a base config; the first is run in full, the rest fork it."""
+    T, n = cfg.loop.iterations, cfg.world.n_iter
+    if experiment == "online-vs-offline":
+        return [Arm("online"), Arm("offline", ("loop.iterations=1", f"world.n_iter={T * n}"))]
+    if experiment == "length-penalty":
+        return [Arm(f"lambda={x:g}", (f"loop.length_penalty={x}",)) for x in (0.0, 0.005, 0.02)]
+    if experiment == "oracle":
+        # every arm trains the PM in the shared reward stage, so the pm arm can fork the first
+        return [Arm(o, (f"loop.oracle={o}", "reward.train_pm=true")) for o in ("rm", "pm", "annotator", "gold")]
+    if experiment in PEERS:
+        # the peer trains once on all T·n loop prompts until the budget, which is filled in per seed from the first
+        # arm's wall time (see `run_experiment`)
+        return [Arm("ours"), Arm(PEERS[experiment][0], (f"loop.algorithm={PEERS[experiment][1]}", "loop.iterations=1",
+                                                        f"world.n_iter={T * n}", "dpo.epochs=1000"))]
+    raise ValueError(f"unknown experiment {experiment!r} (known: {', '.join(EXPERIMENTS)})")
+
+
+PEERS = {"trl-online-dpo": ("trl-online-dpo", "trl_online_dpo"), "rl-baseline": ("trl-rloo", "trl_rloo")}
+EXPERIMENTS = ("online-vs-offline", "length-penalty", "oracle", "trl-online-dpo", "rl-baseline")
+
+
+def _loop_wall_s(root: Path, run_id: str) -> float:
+    _, rows = query(root, "select coalesce(sum(wall_s), 0) from stages where run_id = ? and stage in "
+                          "('rollout', 'iteration')", [run_id])
+    return float(rows[0][0])
+
+
+def run_experiment(experiment: str, seeds: list[int], preset: str = "default", root: str | Path = "runs",
+                   overrides: list[str] = (), log=print) -> str:
+    """Run every arm for every seed; returns the experiment id."""
+    from workbench.pipeline.run import Pipeline
+    from workbench.store import RunStore
+
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {experiment!r} (known: {', '.join(EXPERIMENTS)})")
+    if not seeds:
+        raise ValueError("--seeds: give at least one seed")
+    root = Path(root)
+    experiment_id = f"{datetime.now():%Y%m%d-%H%M%S}-{experiment}-{uuid.uuid4().hex[:6]}"
+    for seed in seeds:
+        base_overrides = [f"seed={seed}", f"world.seed={seed}", *overrides]
+        base_cfg = load_config(preset=preset, overrides=base_overrides)
+        plan = arms(experiment, base_cfg)
+        first = None
+        for arm in plan:
+            arm_overrides = list(arm.overrides)
+            if experiment in PEERS and arm is not plan[0]:
+                arm_overrides.append(f"loop.time_budget_s={_loop_wall_s(root, first.run_id):.1f}")
+            cfg = load_config(preset=preset, overrides=base_overrides + arm_overrides)
+            cfg.name = f"{experiment}.{arm.name}"
+            log(f"[workbench] experiment {experiment}: seed {seed}, arm {arm.name}")
+            pipeline = Pipeline(cfg, root, log=log) if first is None else Pipeline.fork(first, cfg, log=log)
+            RunStore(root, pipeline.run_id).write(
+                [ExperimentArm(pipeline.run_id, experiment_id, experiment, arm.name, seed, json.dumps(arm_overrides))],
+                "experiment",
+            )
+            pipeline.run()
+            first = first or pipeline
+    table = summary(root, experiment_id)
+    out = root / "experiments" / f"{experiment_id}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"### {experiment} ({preset} preset, seeds {', '.join(map(str, seeds))})\n\n{to_markdown(table)}\n")
+    return experiment_id
+
+
+def summary(root: str | Path, experiment_id: str) -> list[dict]:
+    """One row per arm (plus π0): each metric's mean and sd over seeds at the arm's last iteration."""
+    _, detailed = query(
+        root,
+        """with last as (select e.arm, e.seed, e.run_id, max(m.iteration) as it
+                         from experiments e join metrics m using (run_id)
+                         where e.experiment_id = ? group by all)
+           select l.arm, l.seed, m.name, m.value, m.iteration = l.it as is_last from last l join metrics m
+             on m.run_id = l.run_id and (m.iteration = l.it or m.iteration = 0)
+           where list_contains(?, m.name) order by l.arm, l.seed""",
+        [experiment_id, list(SUMMARY_METRICS)],
+    )
+    if not detailed:
+        raise ValueError(f"no finished arms for experiment {experiment_id!r}")
+    _, order = query(root, "select arm, min(run_id) from experiments where experiment_id = ? group by arm "
+                           "order by 2", [experiment_id])
+    pi0: dict[str, dict[int, float]] = {}
+    values: dict[str, dict[str, list[float]]] = {}
+    for arm, seed, name, value, is_last in detailed:
+        if is_last:
+            values.setdefault(arm, {}).setdefault(name, []).append(value)
+        else:
+            pi0.setdefault(name, {})[seed] = value  # every arm shares π0 per seed
+    table = [{"arm": "pi0 (SFT)", **{m: _mean_sd(list(pi0.get(m, {}).values())) for m in SUMMARY_METRICS}}]
+    for arm, _ in order:
+        table.append({"arm": arm, **{m: _mean_sd(values.get(arm, {}).get(m, [])) for m in SUMMARY_METRICS}})
+    gold = values.get("gold", {}).get("gold_win_rate")
+    if gold:
+        for row in table[1:]:
+            wr = values[row["arm"]].get("gold_win_rate", [])
+            shares = [(w - 0.5) / (g - 0.5) for w, g in zip(wr, gold) if g != 0.5]
+            row["ceiling_share"] = _mean_sd(shares)
+    return table
+
+
+def _mean_sd(xs: list[float]) -> tuple[float, float, int]:
+    xs = [x for x in xs if x is not None and not math.isnan(x)]
+    if not xs:
+        return (float("nan"), float("nan"), 0)
+    return (fmean(xs), stdev(xs) if len(xs) > 1 else 0.0, len(xs))
+
+
+def to_markdown(table: list[dict]) -> str:
+    cols = [c for c in table[0] if c != "arm"] + (["ceiling_share"] if "ceiling_share" in table[-1] and
+                                                    "ceiling_share" not in table[0] else [])
+    lines = ["| arm | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for row in table:
+        cells = []
+        for c in cols:
+            mean, sd, n = row.get(c, (float("nan"), float("nan"), 0))
+            cells.append("–" if n == 0 else f"{mean:.3f}" if n == 1 else f"{mean:.3f} ± {sd:.3f}")
+        lines.append(f"| {row['arm']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

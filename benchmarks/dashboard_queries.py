@@ -7,7 +7,7 @@ best-vs-worst pairs, prompts, metrics and stages), written through `RunStore.wri
 table exactly as a run writes them, and prints the ingest rate per table. Then it runs every panel's query from
 `workbench.interfaces.dashboard_data` with the arguments the app uses and prints the median and the slowest of `--repeat`
 timed calls (after one warm-up call), per panel and per page. The goal is ≤ 200 ms per panel at 1M generations.
-The single-run pages first build an in-memory cache of the run (`dashboard_data.run_cache`), once per store
+The single-run pages first build an in-memory cache of the run (`run_cache.run_cache`), once per store
 version; its build time is printed separately.
 """
 
@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from workbench.interfaces import dashboard_data as dd
+from workbench.interfaces.run_cache import run_cache
 from workbench.records import Generation, Iteration, Metric, Pair, Prompt, Run, Score, Stage
-from workbench.store import RunStore, connect
+from workbench.store import RunStore, connect, store_version
 
 RUN = "bench-1m"
 WORDS = ("the answer is", "tea is hot", "and calm", "great question!", "I hope this helps.", "12.", "coffee",
@@ -87,7 +88,7 @@ def panels(con, root: Path, iterations: int) -> list[tuple[str, str, callable]]:
     """(page, panel, call) for every query the app makes, with the app's default arguments."""
     runs, its = [RUN], list(range(1, iterations + 1))
     return [
-        ("all", "store_version", lambda: dd.store_version(root)),
+        ("all", "store_version", lambda: store_version(root)),
         ("all", "connect", lambda: connect(root).close()),
         ("Runs", "runs", lambda: dd.runs(con)),
         ("Runs", "run_configs", lambda: dd.run_configs(con, runs)),
@@ -141,14 +142,14 @@ def main() -> None:
     for _ in range(2):
         fresh = connect(root)
         t = time.perf_counter()
-        dd.run_cache(fresh, RUN)
+        run_cache(fresh, RUN)
         builds.append(time.perf_counter() - t)
         fresh.close()
     print(f"\nper-run cache (built once per store version by the first single-run panel): "
           f"{min(builds) * 1000:.0f} ms (best of 2)")
 
     con = connect(root)
-    dd.run_cache(con, RUN)
+    run_cache(con, RUN)
     print(f"\n{'page':<22} {'panel':<28} {'median ms':>9} {'max ms':>8}")
     by_page: dict[str, float] = {}
     for page, name, call in panels(con, root, args.iterations):

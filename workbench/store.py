@@ -223,3 +223,20 @@ FROM runs r LEFT JOIN stages s USING (run_id)
 GROUP BY r.run_id, r.name, r.created_at, r.iterations
 ORDER BY r.created_at
 """
+
+
+def store_version(root: str | Path, run_id: str = "*", tables: tuple[str, ...] = ("*",)) -> tuple[int, int, int]:
+    """(segments, newest mtime in ns, total bytes) of every Parquet segment under `root` (of one run's `tables`
+    when given): changes exactly when a segment is written or replaced, so the dashboard and the viewer cache query
+    results on it and the dashboard's auto-refresh polls it cheaply."""
+    count = newest = size = 0
+    root = Path(root)
+    if not root.is_dir():
+        return (0, 0, 0)
+    segments = (seg for table in tables for seg in root.glob(f"{run_id}/segments/*/{table}/*.parquet"))
+    for seg in segments:  # the layout above: <run>/segments/<group>/<table>/
+        st = seg.stat()
+        count += 1
+        newest = max(newest, st.st_mtime_ns)
+        size += st.st_size
+    return (count, newest, size)

@@ -27,7 +27,7 @@ from typing import Mapping
 
 from workbench.config import AnnotatorConfig, from_dict
 from workbench.data.layout import toy_row
-from workbench.store import RunStore, connect
+from workbench.store import connect, store_version
 from workbench.world.annotator import preference_probability
 
 
@@ -110,17 +110,6 @@ _items_cache: dict[tuple[str, str], tuple[tuple, list[Item]]] = {}
 _cache_lock = threading.Lock()
 
 
-def _segments_key(root: Path, run_id: str) -> tuple:
-    """Changes whenever a segment the items depend on is added or replaced (a run still writing)."""
-    files = []
-    store = RunStore(root, run_id)
-    for table in ("runs", "prompts", "generations", "scores", "pairs"):
-        for f in store.segment_files(table):
-            st = f.stat()
-            files.append((str(f), st.st_mtime_ns, st.st_size))
-    return tuple(files)
-
-
 def run_annotator_config(root: str | Path, run_id: str):
     """The run's AnnotatorConfig from its stored config, or None when the run row is missing."""
     con = connect(root, run_id)
@@ -136,7 +125,7 @@ def run_annotator_config(root: str | Path, run_id: str):
 def load_items(root: str | Path, run_id: str) -> list[Item]:
     """Every pair of a run as an Item, in (iteration, pair_id) order. Cached until a segment changes."""
     root = Path(root)
-    key = _segments_key(root, run_id)
+    key = store_version(root, run_id, ("runs", "prompts", "generations", "scores", "pairs"))
     with _cache_lock:
         hit = _items_cache.get((str(root), run_id))
     if hit and hit[0] == key:

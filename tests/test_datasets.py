@@ -195,3 +195,85 @@ def test_cli_mix_stores_drop_counts(tmp_path):
     assert json.loads(out.stdout)["pairs"] == 12
     _, rows = query(tmp_path, "select source, count from data_filter where reason = 'tie'")
     assert rows == [("ultrafeedback", 1)]
+
+
+# ------------------------------------------------------------------------------------ rows that make no pair
+
+# A well-formed row that gives no usable pair, per format: (format, fixture, how to make it, the reason it is counted
+# under). UltraFeedback with one completion and a HelpSteer prompt with one response make no pair at all
+# (`single_response`, counted per row by the loader); in the pairwise formats the closest case is a row whose two
+# responses are the same text, and the `identical` filter counts it.
+SAME = "The same answer."
+
+
+def _one_completion(row):
+    row["completions"] = row["completions"][:1]
+
+
+def _same(*fields):
+    def edit(row):
+        for f in fields[1:]:
+            row[f] = row[fields[0]]
+    return edit
+
+
+def _same_messages(row):
+    row["rejected"] = json.loads(json.dumps(row["chosen"]))
+
+
+NO_PAIR = [
+    ("ultrafeedback", "ultrafeedback.jsonl", _one_completion, "single_response"),
+    ("helpsteer", "helpsteer.jsonl", lambda row: row.update(prompt="A prompt nobody else asked."), "single_response"),
+    ("hh-rlhf", "hh_rlhf.jsonl", _same("chosen", "rejected"), "identical"),
+    ("shp", "shp.jsonl", _same("human_ref_A", "human_ref_B"), "identical"),
+    ("pku-saferlhf", "pku_saferlhf.jsonl", _same("response_0", "response_1"), "identical"),
+    ("ultrafeedback-binarized", "ultrafeedback_binarized.jsonl", _same_messages, "identical"),
+    ("ultrainteract", "ultrainteract.jsonl", _same("chosen", "rejected"), "identical"),
+    ("capybara", "capybara.jsonl", _same_messages, "identical"),
+    ("orca", "orca.jsonl", _same("chosen", "rejected"), "identical"),
+    ("reward-bench", "reward_bench.jsonl", _same("chosen", "rejected"), "identical"),
+    ("pairs", "pairs.jsonl", _same("chosen", "rejected"), "identical"),
+]
+
+
+def test_every_format_has_a_no_pair_case():
+    from workbench.data.formats import FORMATS
+
+    assert sorted({f for f, *_ in NO_PAIR}) == sorted(FORMATS)
+
+
+@pytest.mark.parametrize("fmt,file,edit,reason", NO_PAIR, ids=[n[0] for n in NO_PAIR])
+def test_a_row_that_makes_no_pair_is_counted_not_an_error(fmt, file, edit, reason, tmp_path):
+    """The fixture with its first row made pair-less loads without error; that row is counted under `reason`
+    by `data prepare` (and nothing else changes: the other rows give the pairs they gave before)."""
+    rows = [json.loads(line) for line in (FIX / file).read_text().splitlines() if line.strip()]
+    edit(rows[0])
+    path = tmp_path / file
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    before = load_pairs(fmt, FIX / file)
+    res = load_pairs(fmt, path)
+    assert res.rows == len(rows) and not res.invalid
+    kept_before, dropped_before = apply_filters(before.pairs, default_filters(fmt))
+    kept, dropped = apply_filters(res.pairs, default_filters(fmt))
+    counted = dropped + res.unpaired
+    assert counted[reason] == (dropped_before + before.unpaired)[reason] + 1
+    out = subprocess.run(CLI + ["data", "prepare", "--format", fmt, "--file", str(path), "--json"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["dropped"].get(reason, 0) == counted[reason] and report["kept"] == len(kept)
+
+
+def test_one_completion_rows_in_a_mixture_reach_data_filter(tmp_path):
+    """`data mix` and the `data_filter` table count UltraFeedback rows with one completion (one, and none at all)
+    under single_response, next to the filters' reasons, instead of stopping the mixture."""
+    rows = [json.loads(line) for line in (FIX / "ultrafeedback.jsonl").read_text().splitlines()]
+    lone, empty = json.loads(json.dumps(rows[1])), json.loads(json.dumps(rows[1]))
+    lone["completions"], empty["completions"] = lone["completions"][:1], []
+    path = tmp_path / "uf.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows + [lone, empty]))
+    mix = build_mixture("mix1", {"ultrafeedback": str(path)})
+    (uf,) = [r for r in mix.reports if r.name == "ultrafeedback"]
+    assert uf.rows == 4 and uf.dropped["single_response"] == 2 and uf.used == 6
+    records = {(r.source, r.reason): r.count for r in filter_records("run", "mix1", mix.reports)}
+    assert records[("ultrafeedback", "single_response")] == 2

@@ -2,7 +2,7 @@
 
     from workbench.data.sources import load_pairs
     result = load_pairs("shp", "shp.jsonl")          # or a hub id: load_pairs("shp", "stanfordnlp/SHP", hub=True)
-    result.pairs, result.rows, result.invalid         # filters.py then drops ties, empty turns, ...
+    result.pairs, result.rows, result.dropped()       # filters.py then drops ties, empty turns, ...
 
 Every format maps its rows to `PreferencePair`: the prompt as chat messages (every turn before the two responses),
 the chosen and the rejected final assistant response, the source, optional absolute scores and margin, and a
@@ -24,7 +24,9 @@ Formats (their exact public column names; multi-turn where the data has it):
 | reward-bench | allenai/reward-bench | id, subset, prompt, chosen, rejected (subset → section) |
 | pairs | ours | prompt (string or messages), chosen, rejected, optional source, section, score_chosen, score_rejected, margin, prompt_id |
 
-Reading files and hub sets is sources.py. A row that does not fit its format raises `DataError` naming the file, the row (1-based) and the field, before
+Reading files and hub sets is sources.py. A well-formed row that makes no pair (an UltraFeedback row with one completion, a HelpSteer prompt with one
+response) is counted in `LoadResult.unpaired` under `single_response`, never an error. A row that does not fit
+its format raises `DataError` naming the file, the row (1-based) and the field, before
 anything is returned; with `skip_invalid=True` such rows are counted by reason instead.
 """
 
@@ -72,6 +74,18 @@ def render_messages(messages: list[Message]) -> str:
 
 class DataError(ValueError):
     """A row that does not fit its format. The message names the file, the row and the field."""
+
+
+class NoPair(Exception):
+    """Raised inside a row parser for a well-formed row that makes no pair (one completion): the loader counts the
+    row under `reason` instead of stopping."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+SINGLE_RESPONSE = "single_response"  # a row (UltraFeedback) or prompt (HelpSteer) with fewer than two responses
 
 
 class RowError(Exception):
@@ -203,9 +217,9 @@ HELPSTEER_ATTRIBUTES = ("helpfulness", "correctness", "coherence", "complexity",
 HELPSTEER_SCORE = ("helpfulness", "correctness")  # RLHFlow's recipe ranks by the mean of these two
 
 
-def helpsteer_rows(rows: Iterable[tuple[int, dict]]) -> Iterator[tuple[int, PreferencePair]]:
+def helpsteer_rows(rows: Iterable[tuple[int, dict]]) -> Iterator[tuple[int, PreferencePair | None]]:
     """HelpSteer has one response per row; pairs are every two responses to the same prompt (ties kept here,
-    with equal scores, so the tie filter counts them)."""
+    with equal scores, so the tie filter counts them). A prompt with a single response yields (row, None)."""
     groups: dict[str, list[tuple[int, str, float]]] = defaultdict(list)
     for n, row in rows:
         prompt = _get(row, "prompt")
@@ -216,6 +230,8 @@ def helpsteer_rows(rows: Iterable[tuple[int, dict]]) -> Iterator[tuple[int, Pref
         score = sum(_get(row, a, float) for a in HELPSTEER_SCORE) / len(HELPSTEER_SCORE)
         groups[prompt].append((n, response, score))
     for prompt, items in groups.items():
+        if len(items) == 1:
+            yield items[0][0], None
         for i in range(len(items)):
             for j in range(i + 1, len(items)):
                 (n, ra, sa), (_, rb, sb) = items[i], items[j]
@@ -249,8 +265,8 @@ def ultrafeedback(row: dict) -> Iterator[PreferencePair]:
         if isinstance(score, bool) or not isinstance(score, (int, float)) or math.isnan(score):
             raise RowError(f"completions[{i}].fine-grained_score", f"expected a number, got {score!r}")
         scored.append((text, float(score)))
-    if len(scored) < 2:
-        raise RowError("completions", f"needs at least 2 completions, got {len(scored)}")
+    if len(scored) < 2:  # well-formed, but nothing to compare: counted, not an error
+        raise NoPair(SINGLE_RESPONSE)
     for i in range(len(scored)):
         for j in range(i + 1, len(scored)):
             (ta, sa), (tb, sb) = scored[i], scored[j]

@@ -141,7 +141,7 @@ def build_mixture(
             continue
         else:
             res = load_pairs(src.format, path, skip_invalid=skip_invalid)
-            rows, loaded, invalid = res.rows, res.pairs, res.invalid
+            rows, loaded, invalid = res.rows, res.pairs, res.dropped()
         kept, dropped = apply_filters(loaded, src.filters or default_filters(src.format))
         dropped.update(invalid)
         n = min(len(kept), round(src.weight * len(kept)), src.max_pairs if src.max_pairs is not None else len(kept))

@@ -29,7 +29,9 @@ def extra_reward_rows(sources: Sequence[str], root: str | Path, run_id: str = ""
         if not sep:
             raise ValueError(f"reward.extra_pairs: unknown source {source!r}")
         hub = is_hub_id(path)  # reward.dataset may name a hub dataset
-        kept, dropped = apply_filters(load_pairs(fmt, path, hub=hub).pairs, default_filters(fmt))
+        res = load_pairs(fmt, path, hub=hub)
+        kept, dropped = apply_filters(res.pairs, default_filters(fmt))
+        dropped.update(res.unpaired)
         rows += [toy_row(p.prompt_text, p.chosen.strip(), p.rejected.strip()) for p in kept]
         name = Path(path).name
         report += [DataFilter(run_id, "run", name, fmt, reason, n) for reason, n in sorted(dropped.items())]

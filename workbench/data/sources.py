@@ -18,7 +18,9 @@ from typing import Iterator
 from workbench.config import is_hub_id
 from workbench.data.formats import (
     FORMATS,
+    SINGLE_RESPONSE,
     DataError,
+    NoPair,
     PreferencePair,
     RowError,
     _messages,
@@ -35,6 +37,11 @@ class LoadResult:
     rows: int  # rows read from the file
     pairs: list[PreferencePair]
     invalid: Counter = field(default_factory=Counter)  # "invalid:<field>" → rows skipped (skip_invalid only)
+    unpaired: Counter = field(default_factory=Counter)  # reason → well-formed rows that make no pair (single_response)
+
+    def dropped(self) -> Counter:
+        """Rows lost before any pair was made, by reason: the unpaired and (with skip_invalid) the invalid ones."""
+        return self.invalid + self.unpaired
 
 
 
@@ -91,6 +98,7 @@ def load_pairs(
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     invalid: Counter = Counter()
+    unpaired: Counter = Counter()
     out: list[PreferencePair] = []
     n_rows = 0
 
@@ -118,7 +126,11 @@ def load_pairs(
                 checked.append((n, row))
             except RowError as e:
                 fail(n, e.field, e.message)
-        out = [p for _, p in helpsteer_rows(checked)]
+        for _, p in helpsteer_rows(checked):
+            if p is None:
+                unpaired[SINGLE_RESPONSE] += 1
+            else:
+                out.append(p)
     else:
         parser = FORMATS[fmt]
         if fmt == "pku-saferlhf":
@@ -126,9 +138,11 @@ def load_pairs(
         for n, row in good_rows():
             try:
                 out.extend(list(parser(row)))
+            except NoPair as e:
+                unpaired[e.reason] += 1
             except RowError as e:
                 fail(n, e.field, e.message)
-    return LoadResult(fmt, str(path), n_rows, out, invalid)
+    return LoadResult(fmt, str(path), n_rows, out, invalid, unpaired)
 
 
 PROMPT_COLUMNS = ("context_messages", "messages", "prompt")  # RLHFlow's iterative-prompt sets use context_messages

@@ -66,7 +66,7 @@ def load_sources(sources: list[str], layout: Layout, tokenizer, max_length: int,
         fmt, path = pair_source(source, "--data")
         res = load_pairs(fmt, path, skip_invalid=skip_invalid, hub=is_hub_id(path))
         kept, dropped = apply_filters(res.pairs, default_filters(fmt))
-        dropped.update(res.invalid)
+        dropped.update(res.dropped())
         fits = [p for p in kept
                 if max(len(layout.reward_ids(tokenizer, p, r)) for r in (p.chosen, p.rejected)) <= max_length]
         if len(fits) < len(kept):

@@ -16,14 +16,24 @@ import argparse
 import math
 import os
 import sys
+from pathlib import Path
 
 import streamlit as st
 
 from workbench.interfaces import dashboard_data as dd
 from workbench.interfaces import figures
-from workbench.store import connect
+from workbench.store import connect, store_version
 
-PAGES = ("Runs", "Curves", "Reward distributions", "Length bias", "Pairs", "Reward model")
+CURVES = (
+    ("gold_win_rate", "Gold win rate vs π0", "share of eval prompts where π_t beats π0 under the gold utility (ties ½)"),
+    ("lc_win_rate", "Length-controlled win rate", "AlpacaEval 2's GLM with the length term at zero"),
+    ("kl_to_ref", "KL(π_t ‖ π0)", "sampled estimate on the eval prompts"),
+    ("mean_length_chars", "Mean response length (chars)", "eval responses"),
+    ("alignment_tax", "Alignment tax", "change of the held-out capability vs π0"),
+    ("reward_length_corr", "Reward–length correlation", "correlation of RM reward with length, per iteration"),
+)
+
+PAGES = ("Runs", "Curves", "Reward distributions", "Length bias", "Pairs", "Reward model", "Experiments")
 NO_DATA = "no data yet"
 
 
@@ -41,7 +51,7 @@ def store_root() -> str:
 @st.cache_resource(show_spinner=False, max_entries=2)
 def store_connection(root: str, version: tuple):
     """One DuckDB connection per store version, shared by every session of this server: it holds the per-run
-    caches the single-run pages build (see dashboard_data.run_cache). A new segment gives a new version, hence a
+    caches the single-run pages build (see interfaces/run_cache.py). A new segment gives a new version, hence a
     fresh connection that sees it."""
     return connect(root)
 
@@ -142,7 +152,7 @@ def page_curves(Q, selected):
     else:
         no_data("rm_reward and gold_utility (proxy vs gold)")
     left, right = st.columns(2)
-    for i, (metric, title, help_) in enumerate(dd.CURVES):
+    for i, (metric, title, help_) in enumerate(CURVES):
         with (left if i % 2 == 0 else right):
             if metric in names:
                 st.plotly_chart(figures.metric_lines(curves, metric, title, colors), key=f"curve_{metric}")
@@ -298,6 +308,42 @@ def page_reward_model(Q, selected):
             st.dataframe(human, hide_index=True, key="human_agreement")
 
 
+def page_experiments(Q):
+    """A `workbench experiment` as a whole: its arms table as the command printed it, each metric's curve per arm
+    with the seeds' spread, the per-seed values behind each cell, and links to each arm's runs."""
+    from urllib.parse import urlencode
+
+    st.header("Experiments")
+    found = Q("experiments", table="experiments")
+    if found is None:
+        return no_data("table `experiments` is empty (run `workbench experiment NAME --root ROOT`)")
+    ids = found.experiment_id.tolist()
+    label = {r.experiment_id: f"{r.experiment_id} ({r.seeds} seeds, arms {r.arms})" for r in found.itertuples()}
+    asked = st.query_params.get("experiment")
+    experiment_id = st.selectbox("experiment", ids, index=ids.index(asked) if asked in ids else 0,
+                                 format_func=label.get, key="experiment")
+    try:
+        table = Q("experiment_table", experiment_id)
+    except ValueError:  # no arm has finished an iteration yet
+        return no_data(f"no finished arms in {experiment_id} yet")
+    st.caption("mean ± sd over seeds of each arm's last iteration; π0 (SFT) is iteration 0, shared by every arm")
+    st.table(table.set_index("arm"))
+    runs = Q("experiment_runs", experiment_id)
+    links = []
+    for arm, group in runs.groupby("arm", sort=False):
+        query = urlencode([("page", "Curves"), *(("run", r) for r in group.run_id)])
+        links.append(f"[{arm}](?{query}) ({', '.join(f'seed {s}' for s in group.seed)})")
+    st.markdown("Runs of each arm on the other pages: " + " · ".join(links))
+    curves = Q("experiment_curves", experiment_id)
+    metrics = [m for m in table.columns if m != "arm" and m in set(curves.name)]
+    left, right = st.columns(2)
+    for i, metric in enumerate(metrics):
+        with (left if i % 2 == 0 else right):
+            st.plotly_chart(figures.experiment_band(curves, metric), key=f"experiment_{metric}")
+    st.subheader("Per-seed values behind each cell")
+    st.dataframe(dd.experiment_seed_values(curves), hide_index=True, key="experiment_seeds")
+
+
 # ------------------------------------------------------------------------------------------------------ layout
 
 
@@ -306,18 +352,19 @@ def main():
     root = store_root()
     side = st.sidebar
     side.title("RLHF workbench")
-    side.caption(f"store: `{root}`")
+    shown = os.path.relpath(root) if Path(root).absolute().is_relative_to(Path.cwd()) else root
+    side.caption(f"store: `{shown}`")
     if side.button("Refresh", key="refresh"):
         q.clear()
         store_connection.clear()
     auto = side.toggle("auto-refresh", value=False, key="auto")
     every = side.select_slider("every (s)", [2, 5, 10, 30, 60], value=5, key="every", disabled=not auto)
-    version = dd.store_version(root)
+    version = store_version(root)
     st.session_state["store_version"] = version
     if auto:
         @st.fragment(run_every=every)
         def poll():  # cheap: stats the segment files; reruns the page only when one changed
-            if dd.store_version(root) != st.session_state.get("store_version"):
+            if store_version(root) != st.session_state.get("store_version"):
                 st.rerun(scope="app")
 
         poll()
@@ -325,9 +372,12 @@ def main():
     def Q(fn, *args, **kwargs):
         return q(fn, root, version, *args, **kwargs)
 
-    # Links may name the page and runs: ?page=Pairs&run=RUN_ID&run=... (the first visit takes them as defaults)
+    # Links may name the page and runs: ?page=Pairs&run=RUN_ID&run=... (the first visit takes them as defaults),
+    # or an experiment: ?page=Experiments&experiment=ID
     asked_page = st.query_params.get("page")
     page = side.radio("page", PAGES, key="page", index=PAGES.index(asked_page) if asked_page in PAGES else 0)
+    if page == "Experiments":  # picks an experiment, not runs
+        return page_experiments(Q)
     runs = Q("runs")
     if runs.empty:
         st.header(page)

@@ -29,6 +29,7 @@ import tempfile
 import time
 
 from workbench.config import load_config
+from workbench.evaluation.agreement import wilson_interval
 from workbench.evaluation.rm_eval import (
     TABLE_SQL,
     by_length_direction,
@@ -37,7 +38,6 @@ from workbench.evaluation.rm_eval import (
     stored_run_toy_pairs,
     win_probabilities,
 )
-from workbench.evaluation.agreement import wilson_interval
 from workbench.pipeline.run import Pipeline
 from workbench.store import query
 

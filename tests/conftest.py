@@ -72,3 +72,14 @@ def quick_copy(quick_cli_run, tmp_path_factory):
     copy = tmp_path_factory.mktemp("quick-copy") / "runs"
     shutil.copytree(root, copy)
     return copy, run_id
+
+
+@pytest.fixture(scope="session")
+def quick_experiment(tmp_path_factory):
+    """`workbench experiment online-vs-offline` on the quick preset over seeds 0 and 1, shared read-only:
+    (root, experiment_id, seeds)."""
+    from workbench.pipeline.experiment import run_experiment
+
+    root = tmp_path_factory.mktemp("experiment") / "runs"
+    seeds = [0, 1]
+    return root, run_experiment("online-vs-offline", seeds, preset="quick", root=root, log=lambda *_: None), seeds

@@ -3,6 +3,7 @@ numbers it shows. (The real-browser test is tests/test_dashboard_browser.py.)"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,8 @@ import pytest
 from dashboard_fixture import METRICS_DONE, SAMPLES, build
 
 from workbench.interfaces import dashboard_data as dd
-from workbench.records import Metric
-from workbench.store import RunStore, connect
+from workbench.records import Metric, Stage
+from workbench.store import RunStore, connect, store_version
 
 APP = str(Path(__file__).resolve().parent.parent / "app" / "dashboard.py")
 
@@ -141,10 +142,16 @@ def test_optional_tables_degrade_and_light_up(store):
 
 
 def test_store_version_changes_when_a_segment_lands(tmp_path):
-    before = dd.store_version(tmp_path)
+    before = store_version(tmp_path)
     RunStore(tmp_path, "r").write([Metric("r", 0, "x", 1.0)], "a")
-    after = dd.store_version(tmp_path)
+    after = store_version(tmp_path)
     assert after != before and after[0] == 1
+    # narrowed to one run's tables (the viewer's cache key): another run's or another table's segment leaves it
+    mine = store_version(tmp_path, "r", ("metrics",))
+    RunStore(tmp_path, "other").write([Metric("other", 0, "x", 1.0)], "a")
+    RunStore(tmp_path, "r").write([Stage("r", "world", 0, 1.0, datetime.now())], "b")
+    assert store_version(tmp_path, "r", ("metrics",)) == mine == (1, mine[1], mine[2])
+    assert store_version(tmp_path)[0] == 3
 
 
 def test_config_diff_shows_only_differences():

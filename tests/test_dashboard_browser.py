@@ -159,3 +159,37 @@ def test_a_quick_run_in_chromium(quick_cli_run, tmp_path):
         assert (out / "dashboard.png").stat().st_size > 10_000
     finally:
         server.close()
+
+
+def test_experiments_page_in_chromium(quick_experiment, tmp_path):
+    """?page=Experiments&experiment=ID shows the session's two-seed experiment: every cell of its markdown table,
+    a chart per metric and links to each arm's runs."""
+    from playwright.sync_api import sync_playwright
+
+    root, experiment_id, _ = quick_experiment
+    md = (root / "experiments" / f"{experiment_id}.md").read_text()
+    rows = [line.strip("| ").split(" | ") for line in md.splitlines() if line.startswith("| ") and "---" not in line]
+    server = serve(Path(root))
+    url, _ = next(server)
+    try:
+        with sync_playwright() as pw:
+            browser = launch(pw)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(f"{url}/?page=Experiments&experiment={experiment_id}")
+            page.get_by_role("heading", name="Experiments").wait_for(timeout=60_000)
+            page.get_by_text("Per-seed values behind each cell").first.wait_for(timeout=30_000)
+            page.locator(".js-plotly-plot").nth(3).wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)
+            body = page.inner_text("body")
+            assert not [e for e in ERROR_TEXT if e in body], body[:2000]
+            for row in rows[1:]:  # the header row's names are the table's columns; every arm's cells are shown
+                for cell in row:
+                    assert cell in body, (cell, row)
+            links = page.locator("a", has_text="online")
+            assert "page=Curves" in links.first.get_attribute("href")
+            out = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+            page.screenshot(path=str(out / "experiments.png"), full_page=False)
+            browser.close()
+        assert (out / "experiments.png").stat().st_size > 10_000
+    finally:
+        server.close()

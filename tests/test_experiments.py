@@ -24,23 +24,27 @@ def root(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_experiment_table_has_every_arm(name, root):
-    experiment_id = run_experiment(name, [0], preset="quick", root=root, log=lambda *_: None)
+def test_experiment_table_has_every_arm(name, root, quick_experiment):
+    if name == "online-vs-offline":  # the session's two-seed experiment (conftest.py), also the dashboard's
+        root, experiment_id, seeds = quick_experiment
+    else:
+        seeds = [0]
+        experiment_id = run_experiment(name, seeds, preset="quick", root=root, log=lambda *_: None)
     table = summary(root, experiment_id)
     assert [r["arm"] for r in table] == ["pi0 (SFT)"] + EXPECTED_ARMS[name]
     for row in table:
         for metric in ("gold_win_rate", "gold_utility", "mean_length_chars", "kl_to_ref"):
             mean, sd, n = row[metric]
-            assert n == 1 and 0 <= sd and mean == mean, (row["arm"], metric)
+            assert n == len(seeds) and 0 <= sd and mean == mean, (row["arm"], metric)
     assert table[0]["gold_win_rate"][0] == 0.5  # π0 against itself
     assert (root / "experiments" / f"{experiment_id}.md").read_text().count("\n| ") == len(table) + 1
     arms = query(root, "select arm, seed from experiments where experiment_id = ? order by run_id", [experiment_id])[1]
-    assert arms == [(a, 0) for a in EXPECTED_ARMS[name]]
-    # forks share π0: every arm's iteration-0 metrics are the first arm's
+    assert arms == [(a, s) for s in seeds for a in EXPECTED_ARMS[name]]
+    # forks share π0: every arm's iteration-0 metrics are the first arm's, seed by seed
     pi0 = query(root, """select count(distinct value) from metrics m join experiments e using (run_id)
-                         where e.experiment_id = ? and m.iteration = 0 and m.name = 'gold_utility'""",
-                [experiment_id])[1]
-    assert pi0 == [(1,)]
+                         where e.experiment_id = ? and m.iteration = 0 and m.name = 'gold_utility'
+                         group by e.seed""", [experiment_id])[1]
+    assert pi0 == [(1,)] * len(seeds)
     if name == "oracle":
         assert table[-1]["ceiling_share"][0] == pytest.approx(1.0) or table[-1]["gold_win_rate"][0] == 0.5
     if name in PEER_ARMS:
@@ -75,3 +79,32 @@ def test_unknown_experiment_and_bad_seeds_fail_cleanly(tmp_path):
                           "--root", str(tmp_path)], capture_output=True, text=True)
     assert res.returncode == 2 and "--seeds" in res.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_experiments_page_data_match_the_printed_table(quick_experiment):
+    """The dashboard's Experiments queries on the session's two-seed experiment: the arms table is the markdown
+    table cell for cell, and each cell's mean and sd come back from the per-seed values behind it."""
+    import math
+    from statistics import fmean, stdev
+
+    from workbench.interfaces.api import Workbench
+
+    root, experiment_id, seeds = quick_experiment
+    wb = Workbench(root)
+    listed = wb.experiments()
+    assert listed.experiment_id.tolist() == [experiment_id] and listed.seeds[0] == len(seeds) and listed.runs[0] == 4
+    shown = wb.experiment_table(experiment_id)
+    md = (root / "experiments" / f"{experiment_id}.md").read_text().splitlines()[2:]
+    assert [line.strip("| ").split(" | ")[0] for line in md if line.startswith("|")][2:] == list(shown.arm)
+    assert ["| " + " | ".join(row) + " |" for row in shown.astype(str).values.tolist()] == md[-len(shown):]
+    per_seed = wb.experiment_seed_values(experiment_id)
+    assert list(per_seed.arm) == ["pi0 (SFT)"] * 2 + ["online"] * 2 + ["offline"] * 2
+    for arm, metric in [("online", "gold_win_rate"), ("offline", "kl_to_ref"), ("pi0 (SFT)", "gold_utility")]:
+        values = per_seed[per_seed.arm == arm][metric].tolist()
+        cell = shown.set_index("arm").loc[arm, metric]
+        assert cell == f"{fmean(values):.3f} ± {stdev(values):.3f}", (arm, metric)
+    fig = wb.plot_experiment(experiment_id, "gold_win_rate")
+    means = [t for t in fig.data if t.mode == "lines+markers"]
+    assert [t.name for t in means] == ["online", "offline"]
+    assert math.isclose(means[0].y[-1], fmean(per_seed[per_seed.arm == "online"].gold_win_rate.tolist()))
+    assert len([t for t in fig.data if t.fill == "toself"]) == 2  # the seeds' range around each arm

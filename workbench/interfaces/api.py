@@ -156,6 +156,20 @@ class Workbench:
         finally:
             con.close()
 
+    def experiments(self) -> pd.DataFrame:
+        """One row per `workbench experiment` under the root (the dashboard's Experiments page), newest first."""
+        return self.panel("experiments")
+
+    def experiment_table(self, experiment_id: str) -> pd.DataFrame:
+        """The experiment's arms table, cell for cell as `workbench experiment` printed it (mean ± sd over seeds)."""
+        return self.panel("experiment_table", experiment_id)
+
+    def experiment_seed_values(self, experiment_id: str) -> pd.DataFrame:
+        """The per-seed values behind each cell of `experiment_table` (one row per arm and seed)."""
+        from workbench.interfaces import dashboard_data
+
+        return dashboard_data.experiment_seed_values(self.panel("experiment_curves", experiment_id))
+
     # -- figures (the dashboard's) -----------------------------------------------------------------------------
 
     def plot_curve(self, run_ids: str | list[str], metric: str, section: str | None = None):
@@ -198,6 +212,12 @@ class Workbench:
         return figures.accuracy_by_section(df.assign(judge=df.scorer + " · it " + df.iteration.astype(str)),
                                            color="judge")
 
+
+    def plot_experiment(self, experiment_id: str, metric: str = "gold_win_rate"):
+        """One line per arm of `metric` over iterations (mean over seeds) with the seeds' range as a band."""
+        from workbench.interfaces import figures
+
+        return figures.experiment_band(self.panel("experiment_curves", experiment_id), metric)
 
 def _ids(run_ids: str | list[str]) -> list[str]:
     return [run_ids] if isinstance(run_ids, str) else list(run_ids)

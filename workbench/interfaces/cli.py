@@ -136,7 +136,7 @@ def cmd_dashboard(args) -> int:
         print(f"workbench dashboard: {app} not found; the dashboard runs from a source checkout "
               '(pip install -e ".[app]")', file=sys.stderr)
         return 2
-    root = Path(args.root).resolve()
+    root = Path(args.root).absolute()  # not resolve(): the page shows it relative to the folder it started in
     cmd = [sys.executable, "-m", "streamlit", "run", str(app),
            "--server.address", args.host, "--server.port", str(args.port), "--server.headless", "true",
            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
@@ -168,7 +168,7 @@ def cmd_data_prepare(args) -> int:
     if args.min_margin is not None:
         filters = FilterConfig(args.min_margin, filters.min_score_ratio, filters.max_pairs_per_prompt)
     kept, dropped = apply_filters(res.pairs, filters)
-    dropped.update(res.invalid)
+    dropped.update(res.dropped())  # rows that made no pair, and (--skip-invalid) malformed rows
     if args.out:
         write_pairs(kept, args.out)
     sections: dict[str, int] = {}

@@ -21,45 +21,20 @@ Identifiers such as `generation_id` are unique within a run only, so every join 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import threading
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from workbench.evaluation.agreement import wilson_interval
 from workbench.evaluation.metrics import HEADLINE
+from workbench.interfaces.run_cache import run_cache
 
 # The Curves page: (metric, title, what it tells). Metrics a run does not store show "no data yet".
-CURVES = (
-    ("gold_win_rate", "Gold win rate vs π0", "share of eval prompts where π_t beats π0 under the gold utility (ties ½)"),
-    ("lc_win_rate", "Length-controlled win rate", "AlpacaEval 2's GLM with the length term at zero"),
-    ("kl_to_ref", "KL(π_t ‖ π0)", "sampled estimate on the eval prompts"),
-    ("mean_length_chars", "Mean response length (chars)", "eval responses"),
-    ("alignment_tax", "Alignment tax", "change of the held-out capability vs π0"),
-    ("reward_length_corr", "Reward–length correlation", "correlation of RM reward with length, per iteration"),
-)
 
 
-# ---------------------------------------------------------------------------------------------- store state
-
-
-def store_version(root: str | Path) -> tuple[int, int, int]:
-    """(segments, newest mtime in ns, total bytes) of every Parquet segment under `root`: changes exactly when a
-    segment is written or replaced, so the app caches query results on it and auto-refresh polls it cheaply."""
-    count = newest = size = 0
-    root = Path(root)
-    if not root.is_dir():
-        return (0, 0, 0)
-    for seg in root.glob("*/segments/*/*/*.parquet"):  # store.py's layout: <run>/segments/<group>/<table>/
-        st = seg.stat()
-        count += 1
-        newest = max(newest, st.st_mtime_ns)
-        size += st.st_size
-    return (count, newest, size)
+# ---------------------------------------------------------------------------------------------- query helpers
 
 
 def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -206,75 +181,6 @@ def scorers(con, run_id: str) -> list[str]:
 def purposes(con, run_id: str) -> list[str]:
     rows = con.execute("SELECT DISTINCT purpose FROM generations WHERE run_id = ? ORDER BY 1", [run_id]).fetchall()
     return [r[0] for r in rows]
-
-
-# ---------------------------------------------------------------------------------------------- per-run cache
-#
-# The single-run panels (distributions, length bias, pairs) join generations, scores and pairs on string ids. Over
-# Parquet that join costs ~1 s per query on a run with a million generations, so the first such panel for a run
-# materializes three narrow in-memory tables in the connection (integer ids, scores denormalized next to the lengths,
-# pairs with their gold/RM verdicts) and every later query reads them in milliseconds. The tables live in the
-# connection's private in-memory database, never in the store; a connection sees the store as it was when it built
-# them, so open a new connection (the app does, per store version) to see newer segments.
-
-_BUILD_LOCK = threading.Lock()
-
-
-def run_cache(con, run_id: str) -> dict[str, str]:
-    """Names of the run's cache tables in `con`, building them on first use:
-    gen (gid, generation_id, prompt_id, iteration, purpose, n_chars, n_tokens, text),
-    scored (gid, iteration, purpose, n_chars, n_tokens, scorer, value) — one row per generation × scorer,
-    pair (every pairs column with chosen/rejected gid, section, prompt, lengths, gold and RM scores and verdicts)."""
-    key = "cache_" + hashlib.sha1(run_id.encode()).hexdigest()[:16]  # never user text in an identifier
-    names = {t: f"{key}_{t}" for t in ("gen", "scored", "pair")}
-    done = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?"
-    if con.execute(done, [names["pair"]]).fetchone()[0]:
-        return names
-    with _BUILD_LOCK:
-        if con.execute(done, [names["pair"]]).fetchone()[0]:
-            return names
-        gen, scored, pair = names["gen"], names["scored"], names["pair"]
-        for t in names.values():
-            con.execute(f"DROP TABLE IF EXISTS {t}")
-        con.execute(
-            f"""CREATE TABLE {gen} AS
-                SELECT (row_number() OVER ())::BIGINT AS gid, generation_id, prompt_id, iteration, purpose,
-                       n_chars, n_tokens, text
-                FROM generations WHERE run_id = $run""",
-            {"run": run_id},
-        )
-        con.execute(
-            f"""CREATE TABLE {scored} AS
-                SELECT g.gid, g.iteration, g.purpose, g.n_chars, g.n_tokens, s.scorer, s.value
-                FROM scores s JOIN {gen} g ON g.generation_id = s.generation_id
-                WHERE s.run_id = $run AND isfinite(s.value)
-                ORDER BY s.scorer, g.purpose, g.iteration""",  # sorted: filters on these skip whole row groups
-            {"run": run_id},
-        )
-        con.execute(
-            f"""CREATE TABLE {pair} AS
-                WITH v AS (SELECT gid, max(value) FILTER (WHERE scorer = 'gold') AS gold,
-                                  max(value) FILTER (WHERE scorer = 'rm') AS rm
-                           FROM {scored} GROUP BY gid)
-                SELECT p.pair_id, p.iteration, p.rule, p.scorer, pr.section, pr.text AS prompt,
-                       c.gid AS chosen_gid, r.gid AS rejected_gid,
-                       p.chosen_score, p.rejected_score, p.margin,
-                       c.n_chars AS chosen_chars, r.n_chars AS rejected_chars, c.n_chars - r.n_chars AS length_diff,
-                       vc.gold AS chosen_gold, vr.gold AS rejected_gold, vc.rm AS chosen_rm, vr.rm AS rejected_rm,
-                       CASE WHEN vc.gold > vr.gold THEN 'agrees' WHEN vc.gold < vr.gold THEN 'disagrees'
-                            WHEN vc.gold = vr.gold THEN 'tie' END AS gold_verdict,
-                       CASE WHEN vc.rm > vr.rm THEN 'agrees' WHEN vc.rm < vr.rm THEN 'disagrees'
-                            WHEN vc.rm = vr.rm THEN 'tie' END AS rm_verdict
-                FROM pairs p
-                LEFT JOIN prompts pr ON pr.run_id = $run AND pr.prompt_id = p.prompt_id
-                LEFT JOIN {gen} c ON c.generation_id = p.chosen_id
-                LEFT JOIN {gen} r ON r.generation_id = p.rejected_id
-                LEFT JOIN v vc ON vc.gid = c.gid
-                LEFT JOIN v vr ON vr.gid = r.gid
-                WHERE p.run_id = $run""",
-            {"run": run_id},
-        )
-    return names
 
 
 def _binned(con, values_sql: str, params: dict, bins: int, group: str = "iteration") -> pd.DataFrame:
@@ -539,3 +445,69 @@ def evals_summary(con, run_ids: list[str]) -> pd.DataFrame:
         "SELECT run_id, iteration, count(*) AS rows FROM evals WHERE list_contains(?, run_id) GROUP BY ALL ORDER BY 1, 2",
         [list(run_ids)],
     )
+
+
+# ---------------------------------------------------------------------------------------------- experiments page
+
+
+def experiments(con) -> pd.DataFrame:
+    """One row per `workbench experiment` invocation, newest first: experiment_id, experiment, arms (in run order),
+    seeds, runs, started (its first run's creation time)."""
+    return _df(
+        con,
+        """SELECT e.experiment_id, any_value(e.experiment) AS experiment,
+                  string_agg(DISTINCT e.arm, ', ') AS arms, count(DISTINCT e.seed) AS seeds, count(*) AS runs,
+                  min(r.created_at) AS started
+           FROM experiments e LEFT JOIN runs r USING (run_id)
+           GROUP BY e.experiment_id ORDER BY started DESC NULLS LAST, e.experiment_id DESC""",
+    )
+
+
+def experiment_table(con, experiment_id: str) -> pd.DataFrame:
+    """The arms table exactly as `workbench experiment` prints it (π0 first; each cell "mean ± sd" over seeds of
+    the arm's last iteration), as text cells."""
+    from workbench.pipeline.experiment import cells, summary
+
+    cols, rows = cells(summary(con, experiment_id))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def experiment_runs(con, experiment_id: str) -> pd.DataFrame:
+    """arm, seed, run_id, overrides of every run of the experiment, arms in the order they ran."""
+    return _df(
+        con,
+        """SELECT arm, seed, run_id, overrides FROM experiments WHERE experiment_id = ?
+           ORDER BY min(run_id) OVER (PARTITION BY arm), seed""",
+        [experiment_id],
+    )
+
+
+def experiment_curves(con, experiment_id: str) -> pd.DataFrame:
+    """The summary metrics of every arm and seed over iterations (long form: arm, seed, run_id, iteration, name,
+    value), iteration 0 being the shared π0; the curves and the per-seed values behind each cell come from it."""
+    from workbench.pipeline.experiment import SUMMARY_METRICS
+
+    return _df(
+        con,
+        """SELECT e.arm, e.seed, e.run_id, m.iteration, m.name, m.value
+           FROM experiments e JOIN metrics m USING (run_id)
+           WHERE e.experiment_id = ? AND list_contains(?, m.name)
+           ORDER BY min(e.run_id) OVER (PARTITION BY e.arm), e.seed, m.name, m.iteration""",
+        [experiment_id, list(SUMMARY_METRICS)],
+    )
+
+
+def experiment_seed_values(curves: pd.DataFrame) -> pd.DataFrame:
+    """The per-seed values behind each cell of the arms table: one row per (arm, seed) with the run and each
+    metric at that run's last iteration, and a π0 row per seed (iteration 0). `curves`: `experiment_curves`."""
+    if curves.empty:
+        return pd.DataFrame(columns=["arm", "seed", "run_id"])
+    last = curves.groupby("run_id").iteration.transform("max")
+    at_last = curves[curves.iteration == last]
+    pi0 = curves[curves.iteration == 0].drop_duplicates(["seed", "name"]).assign(arm="pi0 (SFT)", run_id="")
+    df = pd.concat([pi0, at_last])
+    order = {a: i for i, a in enumerate(dict.fromkeys(["pi0 (SFT)", *curves.arm]))}
+    wide = df.pivot_table(index=["arm", "seed", "run_id"], columns="name", values="value").reset_index()
+    wide.columns.name = None
+    wide = wide.sort_values(["arm", "seed"], key=lambda s: s.map(order) if s.name == "arm" else s)
+    return wide.reset_index(drop=True)

@@ -110,3 +110,22 @@ def stage_times(stages: pd.DataFrame, colors: dict | None = None) -> go.Figure:
                  color_discrete_map=colors or run_colors(stages.run_id),
                  labels={"label": "stage", "wall_s": "seconds"})
     return fig.update_layout(**_LAYOUT)
+
+
+def experiment_band(curves: pd.DataFrame, metric: str, title: str | None = None) -> go.Figure:
+    """One line per arm of `metric` over iterations (the mean over seeds) with the seeds' spread (min to max) as a
+    band. `curves`: `dashboard_data.experiment_curves` (arm, seed, iteration, name, value)."""
+    df = curves[curves.name == metric]
+    stats = df.groupby(["arm", "iteration"], sort=False).value.agg(["mean", "min", "max", "count"]).reset_index()
+    fig = go.Figure()
+    for i, (arm, g) in enumerate(stats.groupby("arm", sort=False)):
+        color = PALETTE[i % len(PALETTE)]
+        if (g["count"] > 1).any():
+            x = list(g.iteration)
+            fig.add_trace(go.Scatter(x=x + x[::-1], y=list(g["max"]) + list(g["min"])[::-1], fill="toself",
+                                     mode="lines", fillcolor=color, opacity=0.2, line=dict(width=0), hoverinfo="skip",
+                                     showlegend=False, name=f"{arm} (seeds' range)"))
+        fig.add_trace(go.Scatter(x=g.iteration, y=g["mean"], mode="lines+markers", name=arm, line=dict(color=color)))
+    fig.update_xaxes(dtick=1, title="iteration")
+    fig.update_yaxes(title=metric)
+    return fig.update_layout(title=title or metric, **_LAYOUT)

@@ -113,10 +113,18 @@ def run_experiment(experiment: str, seeds: list[int], preset: str = "default", r
     return experiment_id
 
 
-def summary(root: str | Path, experiment_id: str) -> list[dict]:
-    """One row per arm (plus π0): each metric's mean and sd over seeds at the arm's last iteration."""
-    _, detailed = query(
-        root,
+def _rows(source, sql: str, params: list) -> list[tuple]:
+    """Rows of a read-only query on a store root (a path) or an open connection (the dashboard's)."""
+    if isinstance(source, (str, Path)):
+        return query(source, sql, params)[1]
+    return source.execute(sql, params).fetchall()
+
+
+def summary(source, experiment_id: str) -> list[dict]:
+    """One row per arm (plus π0): each metric's mean and sd over seeds at the arm's last iteration. `source`: the
+    store root, or a connection from `workbench.store.connect`."""
+    detailed = _rows(
+        source,
         """with last as (select e.arm, e.seed, e.run_id, max(m.iteration) as it
                          from experiments e join metrics m using (run_id)
                          where e.experiment_id = ? group by all)
@@ -127,8 +135,8 @@ def summary(root: str | Path, experiment_id: str) -> list[dict]:
     )
     if not detailed:
         raise ValueError(f"no finished arms for experiment {experiment_id!r}")
-    _, order = query(root, "select arm, min(run_id) from experiments where experiment_id = ? group by arm "
-                           "order by 2", [experiment_id])
+    order = _rows(source, "select arm, min(run_id) from experiments where experiment_id = ? group by arm "
+                          "order by 2", [experiment_id])
     pi0: dict[str, dict[int, float]] = {}
     values: dict[str, dict[str, list[float]]] = {}
     for arm, seed, name, value, is_last in detailed:
@@ -155,14 +163,22 @@ def _mean_sd(xs: list[float]) -> tuple[float, float, int]:
     return (fmean(xs), stdev(xs) if len(xs) > 1 else 0.0, len(xs))
 
 
-def to_markdown(table: list[dict]) -> str:
+def cells(table: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """The summary as text, the way `workbench experiment` prints it and the dashboard shows it: (columns, one row
+    of cells per arm), a cell "mean ± sd" over seeds, "mean" for one seed, "–" for none."""
     cols = [c for c in table[0] if c != "arm"] + (["ceiling_share"] if "ceiling_share" in table[-1] and
                                                     "ceiling_share" not in table[0] else [])
-    lines = ["| arm | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    rows = []
     for row in table:
-        cells = []
+        out = [row["arm"]]
         for c in cols:
             mean, sd, n = row.get(c, (float("nan"), float("nan"), 0))
-            cells.append("–" if n == 0 else f"{mean:.3f}" if n == 1 else f"{mean:.3f} ± {sd:.3f}")
-        lines.append(f"| {row['arm']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            out.append("–" if n == 0 else f"{mean:.3f}" if n == 1 else f"{mean:.3f} ± {sd:.3f}")
+        rows.append(out)
+    return ["arm", *cols], rows
+
+
+def to_markdown(table: list[dict]) -> str:
+    cols, rows = cells(table)
+    lines = ["| " + " | ".join(cols) + " |", "|---|" + "---|" * (len(cols) - 1)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import yaml
 
+from workbench import console
 from workbench.config import Algorithm, Reference, RunConfig, from_dict, to_dict
 from workbench.data.layout import toy_row
 from workbench.data.reward_sources import extra_reward_rows
-from workbench import console
 from workbench.distributed import seed_everything
 from workbench.evaluation.metrics import gold_preference, policy_metrics
 from workbench.loop.sampling import disjoint_pairs

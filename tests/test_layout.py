@@ -125,3 +125,16 @@ def test_import_workbench_stays_cheap():
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_documented_import_paths_still_work():
+    """The contracts of the README and docs: these import paths keep working whatever the layout."""
+    from workbench import Workbench
+    from workbench.config import load_config
+    from workbench.interfaces.api import Workbench as ApiWorkbench
+    from workbench.pipeline.run import Pipeline as PipelinePipeline
+    from workbench.run import Pipeline, main
+    from workbench.store import connect
+
+    assert Workbench is ApiWorkbench and Pipeline is PipelinePipeline and callable(main)
+    assert callable(load_config) and callable(connect)

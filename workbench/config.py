@@ -135,6 +135,21 @@ class ModelConfig:
 
 
 @dataclass
+class PretrainConfig:
+    enabled: bool = False  # pretrain a base model on the world's knowledge (world/knowledge.py) and start SFT from it
+    sentences: int = 20000  # corpus size: sums, counting, topics, listings and safety facts in turn
+    epochs: float = 2.0
+    learning_rate: float = 2e-3
+    batch_size: int = 64
+    cache_dir: str = ""  # where base models are kept and reused across runs; "" = $XDG_CACHE_HOME/workbench/base
+    # (~/.cache/workbench/base). A base is keyed by the world seed, the model and these fields (not cache_dir)
+
+    def __post_init__(self):
+        check_range("pretrain", self, ("sentences", "batch_size"), 1)
+        check_range("pretrain", self, ("epochs", "learning_rate"), 0, low_open=True)
+
+
+@dataclass
 class SFTStageConfig:
     epochs: float = 6.0
     learning_rate: float = 2e-3
@@ -268,6 +283,7 @@ class RunConfig:
     world: WorldConfig = field(default_factory=WorldConfig)
     annotator: AnnotatorConfig = field(default_factory=AnnotatorConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     sft: SFTStageConfig = field(default_factory=SFTStageConfig)
     reward: RewardStageConfig = field(default_factory=RewardStageConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)

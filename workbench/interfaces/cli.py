@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     nb.set_defaults(fn=cmd_notebook)
     st = sub.add_parser("stage", help="run one stage of an existing run (the iteration stage runs multi-process "
                                       "under accelerate launch / torchrun)")
-    st.add_argument("name", choices=["world", "sft", "reward", "rollout", "iteration", "evaluate"])
+    st.add_argument("name", choices=["world", "pretrain", "sft", "reward", "rollout", "iteration", "evaluate"])
     st.add_argument("--run", required=True)
     st.add_argument("--iteration", type=int, default=1, help="for rollout, iteration and evaluate (default 1)")
     st.add_argument("--root", default="runs")

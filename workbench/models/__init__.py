@@ -1,2 +1,3 @@
-"""The models: the language model and its tokenizer (lm.py), SFT (sft.py), the Bradley-Terry reward model
-(reward.py) and the pairwise preference model (preference.py)."""
+"""The models: the language model and its tokenizer (lm.py), the base model pretrained on the world's knowledge
+(pretrain.py), SFT (sft.py), the Bradley-Terry reward model (reward.py) and the pairwise preference model
+(preference.py)."""

@@ -36,7 +36,7 @@ from workbench.world.annotator import label_pairs
 
 PER_ITERATION = ("rollout", "iteration", "evaluate")
 # config sections the stages before the loop read: runs that agree on them can share those stages (`fork`)
-PREFIX_KEYS = ("seed", "world", "annotator", "model", "sft", "reward", "eval", "generation")
+PREFIX_KEYS = ("seed", "world", "annotator", "model", "pretrain", "sft", "reward", "eval", "generation")
 EVAL_SEED = 99_991  # the same sampling seed for every policy's eval responses (common random numbers)
 
 
@@ -113,7 +113,7 @@ class Pipeline:
                 shutil.copytree(base.store.model_dir(name), new.store.model_dir(name), dirs_exist_ok=True)
         with new._stage("world", 0, 1):  # its own prompts: the loop's may differ in number
             new.store.write(new.get_world().prompts, "world")
-        for group in ("sft-000", "reward-000", "evaluate-000"):
+        for group in ("pretrain-000",) * base.pretrains + ("sft-000", "reward-000", "evaluate-000"):
             new.store.copy_group(base.store, group)
         return new
 
@@ -176,11 +176,36 @@ class Pipeline:
             w = self.get_world()
             if self.cfg.model.pretrained:
                 model.copy_pretrained(self.cfg.model.pretrained, self.store.model_dir("tokenizer"))
-            else:
-                tokenizer = model.train_tokenizer(world.corpus(self.cfg.world), self.cfg.model,
-                                                  self.store.model_dir("tokenizer"))
+            else:  # with a pretraining stage, the tokenizer also learns the words of the knowledge corpus
+                texts = world.corpus(self.cfg.world) + self._knowledge()
+                tokenizer = model.train_tokenizer(texts, self.cfg.model, self.store.model_dir("tokenizer"))
                 model.init_model(tokenizer, self.cfg.model, self.cfg.seed, self.store.model_dir("init"))
             self.store.write(w.prompts, "world")
+
+    @property
+    def pretrains(self) -> bool:
+        """Whether this run has a pretraining stage: `pretrain.enabled` and no `model.pretrained` (which skips it)."""
+        return self.cfg.pretrain.enabled and not self.cfg.model.pretrained
+
+    def _knowledge(self) -> list[str]:
+        from workbench.world.knowledge import knowledge_corpus
+
+        return knowledge_corpus(self.cfg.pretrain.sentences, self.cfg.world.seed) if self.pretrains else []
+
+    def pretrain(self) -> None:
+        """The base model (models/pretrain.py): built once per world seed, model and corpus into a cache outside the
+        run, or found there; its weights become the run's models/init, which SFT starts from."""
+        from workbench.models.pretrain import RECORD, ensure_base
+
+        with self._stage("pretrain", 0, 4):
+            base, key, built = ensure_base(self.cfg, self.store.model_dir("tokenizer"))
+            init, tmp = self.store.model_dir("init"), self.store.model_dir(".init.partial")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(base, tmp, ignore=shutil.ignore_patterns(RECORD))
+            shutil.rmtree(init, ignore_errors=True)
+            tmp.rename(init)
+            (self.store.dir / "models" / RECORD).write_text(json.dumps({"path": str(base), "key": key, "built": built}))
+            self.log(f"[workbench] base model {'built' if built else 'from cache'}: {base}")
 
     def sft(self) -> None:
         """π0: TRL SFTTrainer on the imperfect demonstrations, or `model.pretrained` as it is."""
@@ -386,7 +411,7 @@ class Pipeline:
     # -- the whole run -----------------------------------------------------------------------------------------
 
     def plan(self) -> list[tuple[str, int]]:
-        steps = [("world", 0), ("sft", 0), ("reward", 0), ("evaluate", 0)]
+        steps = [("world", 0)] + [("pretrain", 0)] * self.pretrains + [("sft", 0), ("reward", 0), ("evaluate", 0)]
         for t in range(1, self.cfg.loop.iterations + 1):
             if not self.cfg.loop.algorithm.is_peer:
                 steps.append(("rollout", t))

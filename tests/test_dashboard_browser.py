@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -131,65 +132,64 @@ def test_pages_render_in_chromium(dashboard, tmp_path):
     print(f"screenshots: {tmp_path}")
 
 
-def test_a_quick_run_in_chromium(quick_cli_run, tmp_path):
-    """The session's quick run (conftest.py) on the Reward distributions page: the page names the run and draws its
-    histograms. The screenshot is the README's (docs/dashboard.png) when WORKBENCH_SCREENSHOTS is set."""
+@contextmanager
+def opened(root: Path, query: str, height: int):
+    """Chromium on `workbench dashboard` served on `root`, at `?query`; yields the page."""
     from playwright.sync_api import sync_playwright
 
-    root, run_id = quick_cli_run  # the session's root is <tmp>/runs<n>: serve a link named runs beside it
-    link = tmp_path / "runs"
-    link.symlink_to(root, target_is_directory=True)
-    server = serve(link)
+    server = serve(root)
     url, _ = next(server)
     try:
         with sync_playwright() as pw:
             browser = launch(pw)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{url}/?page=Reward%20distributions&run={run_id}")
-            page.get_by_role("heading", name="Reward distributions").wait_for(timeout=60_000)
-            page.get_by_text("Chosen vs rejected (selected pairs)").first.wait_for(timeout=30_000)
-            page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)
-            page.wait_for_timeout(1500)  # plotly draws after the element appears
-            body = page.inner_text("body")
-            assert not [e for e in ERROR_TEXT if e in body], body[:2000]
-            assert run_id in body
-            out = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
-            page.screenshot(path=str(out / "dashboard.png"), full_page=False)
+            page = browser.new_page(viewport={"width": 1400, "height": height})
+            page.goto(f"{url}/?{query}")
+            yield page
             browser.close()
-        assert (out / "dashboard.png").stat().st_size > 10_000
     finally:
         server.close()
+
+
+def settled_body(page, plots: int) -> str:
+    """The page's text once its first `plots` plotly charts are drawn; fails on any error text."""
+    page.locator(".js-plotly-plot").nth(plots - 1).wait_for(timeout=30_000)
+    page.wait_for_timeout(1500)  # plotly draws after the element appears
+    body = page.inner_text("body")
+    assert not [e for e in ERROR_TEXT if e in body], body[:2000]
+    return body
+
+
+def screenshot(page, name: str, tmp_path: Path) -> None:
+    out = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    page.screenshot(path=str(out / name), full_page=False)
+    assert (out / name).stat().st_size > 10_000
+
+
+def test_a_quick_run_in_chromium(quick_cli_run, tmp_path):
+    """The session's quick run (conftest.py) on the Reward distributions page: the page names the run and draws its
+    histograms. The screenshot is the README's (docs/dashboard.png) when WORKBENCH_SCREENSHOTS is set."""
+    root, run_id = quick_cli_run  # the session's root is <tmp>/runs<n>: serve a link named runs beside it
+    link = tmp_path / "runs"
+    link.symlink_to(root, target_is_directory=True)
+    with opened(link, f"page=Reward%20distributions&run={run_id}", 1000) as page:
+        page.get_by_role("heading", name="Reward distributions").wait_for(timeout=60_000)
+        page.get_by_text("Chosen vs rejected (selected pairs)").first.wait_for(timeout=30_000)
+        assert run_id in settled_body(page, 2)
+        screenshot(page, "dashboard.png", tmp_path)
 
 
 def test_experiments_page_in_chromium(quick_experiment, tmp_path):
     """?page=Experiments&experiment=ID shows the session's two-seed experiment: every cell of its markdown table,
     a chart per metric and links to each arm's runs."""
-    from playwright.sync_api import sync_playwright
-
     root, experiment_id, _ = quick_experiment
     md = (root / "experiments" / f"{experiment_id}.md").read_text()
     rows = [line.strip("| ").split(" | ") for line in md.splitlines() if line.startswith("| ") and "---" not in line]
-    server = serve(Path(root))
-    url, _ = next(server)
-    try:
-        with sync_playwright() as pw:
-            browser = launch(pw)
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(f"{url}/?page=Experiments&experiment={experiment_id}")
-            page.get_by_role("heading", name="Experiments").wait_for(timeout=60_000)
-            page.get_by_text("Per-seed values behind each cell").first.wait_for(timeout=30_000)
-            page.locator(".js-plotly-plot").nth(3).wait_for(timeout=30_000)
-            page.wait_for_timeout(1500)
-            body = page.inner_text("body")
-            assert not [e for e in ERROR_TEXT if e in body], body[:2000]
-            for row in rows[1:]:  # the header row's names are the table's columns; every arm's cells are shown
-                for cell in row:
-                    assert cell in body, (cell, row)
-            links = page.locator("a", has_text="online")
-            assert "page=Curves" in links.first.get_attribute("href")
-            out = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
-            page.screenshot(path=str(out / "experiments.png"), full_page=False)
-            browser.close()
-        assert (out / "experiments.png").stat().st_size > 10_000
-    finally:
-        server.close()
+    with opened(Path(root), f"page=Experiments&experiment={experiment_id}", 1100) as page:
+        page.get_by_role("heading", name="Experiments").wait_for(timeout=60_000)
+        page.get_by_text("Per-seed values behind each cell").first.wait_for(timeout=30_000)
+        body = settled_body(page, 4)
+        for row in rows[1:]:  # the header row's names are the table's columns; every arm's cells are shown
+            for cell in row:
+                assert cell in body, (cell, row)
+        assert "page=Curves" in page.locator("a", has_text="online").first.get_attribute("href")
+        screenshot(page, "experiments.png", tmp_path)

@@ -84,9 +84,11 @@ def format_conversation(tokenizer, turns: list[str], answers: list[str]) -> str:
 
 def export_outputs(root: str | Path, run_id: str, iteration: int, prompts_file: str | Path, out: str | Path | None = None):
     """Generate with π_iteration of the run and write both files; returns their paths."""
+    from workbench import console
     from workbench.loop.generation import get_generator
     from workbench.pipeline.run import EVAL_SEED, Pipeline
 
+    console.apply()  # quiet unless --verbose (console.py)
     records = read_prompts(prompts_file)
     pipeline = Pipeline.resume(root, run_id, log=lambda *_: None)
     cfg = pipeline.cfg

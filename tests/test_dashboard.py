@@ -152,6 +152,9 @@ def test_store_version_changes_when_a_segment_lands(tmp_path):
     RunStore(tmp_path, "r").write([Stage("r", "world", 0, 1.0, datetime.now())], "b")
     assert store_version(tmp_path, "r", ("metrics",)) == mine == (1, mine[1], mine[2])
     assert store_version(tmp_path)[0] == 3
+    # a run id holding glob characters (from a config name) is matched literally
+    RunStore(tmp_path, "lr[2e-3]-x").write([Metric("lr[2e-3]-x", 0, "x", 1.0)], "a")
+    assert store_version(tmp_path, "lr[2e-3]-x", ("metrics",))[0] == 1
 
 
 def test_config_diff_shows_only_differences():

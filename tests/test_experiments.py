@@ -93,6 +93,7 @@ def test_experiments_page_data_match_the_printed_table(quick_experiment):
     wb = Workbench(root)
     listed = wb.experiments()
     assert listed.experiment_id.tolist() == [experiment_id] and listed.seeds[0] == len(seeds) and listed.runs[0] == 4
+    assert listed.arms[0] == "online, offline"  # in the order they ran
     shown = wb.experiment_table(experiment_id)
     md = (root / "experiments" / f"{experiment_id}.md").read_text().splitlines()[2:]
     assert [line.strip("| ").split(" | ")[0] for line in md if line.startswith("|")][2:] == list(shown.arm)

@@ -17,7 +17,7 @@ ENV = "WORKBENCH_VERBOSE"
 
 
 def is_verbose() -> bool:
-    return os.environ.get(ENV, "") not in ("", "0")
+    return os.environ.get(ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def set_verbose(verbose: bool) -> None:

@@ -22,6 +22,7 @@ outside a transaction (a label from the viewer) are their own group, visible as 
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import os
 import re
@@ -233,9 +234,13 @@ def store_version(root: str | Path, run_id: str = "*", tables: tuple[str, ...] =
     root = Path(root)
     if not root.is_dir():
         return (0, 0, 0)
-    segments = (seg for table in tables for seg in root.glob(f"{run_id}/segments/*/{table}/*.parquet"))
+    run = run_id if run_id == "*" else glob.escape(run_id)  # a run id may hold [ ] from its config's name
+    segments = (seg for table in tables for seg in root.glob(f"{run}/segments/*/{table}/*.parquet"))
     for seg in segments:  # the layout above: <run>/segments/<group>/<table>/
-        st = seg.stat()
+        try:
+            st = seg.stat()
+        except FileNotFoundError:  # replaced between the listing and now (a stage run again): the next poll sees it
+            continue
         count += 1
         newest = max(newest, st.st_mtime_ns)
         size += st.st_size

@@ -455,10 +455,12 @@ def experiments(con) -> pd.DataFrame:
     seeds, runs, started (its first run's creation time)."""
     return _df(
         con,
-        """SELECT e.experiment_id, any_value(e.experiment) AS experiment,
-                  string_agg(DISTINCT e.arm, ', ') AS arms, count(DISTINCT e.seed) AS seeds, count(*) AS runs,
-                  min(r.created_at) AS started
-           FROM experiments e LEFT JOIN runs r USING (run_id)
+        """WITH first AS (SELECT experiment_id, arm, min(run_id) AS first_run FROM experiments GROUP BY ALL),
+                arms AS (SELECT experiment_id, string_agg(arm, ', ' ORDER BY first_run) AS arms FROM first
+                         GROUP BY experiment_id)
+           SELECT e.experiment_id, any_value(e.experiment) AS experiment, any_value(a.arms) AS arms,
+                  count(DISTINCT e.seed) AS seeds, count(*) AS runs, min(r.created_at) AS started
+           FROM experiments e JOIN arms a USING (experiment_id) LEFT JOIN runs r USING (run_id)
            GROUP BY e.experiment_id ORDER BY started DESC NULLS LAST, e.experiment_id DESC""",
     )
 

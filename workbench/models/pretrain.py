@@ -69,6 +69,11 @@ def build_base(cfg: RunConfig, tokenizer, out: Path) -> dict:
     return metrics
 
 
+def _complete(folder: Path) -> bool:
+    """A finished base: its record and the model it describes."""
+    return (folder / RECORD).is_file() and (folder / "config.json").is_file()
+
+
 def ensure_base(cfg: RunConfig, tokenizer_dir: Path) -> tuple[Path, str, bool]:
     """(folder of the base model for `cfg`, its key, True when this call built it rather than found it cached)."""
     from transformers import AutoTokenizer
@@ -77,18 +82,20 @@ def ensure_base(cfg: RunConfig, tokenizer_dir: Path) -> tuple[Path, str, bool]:
     key = base_key(recipe)
     root = cache_root(cfg)
     final = root / key
-    if (final / RECORD).is_file():
+    if _complete(final):
         return final, key, False
     tmp = root / f".{key}.{os.getpid()}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         metrics = build_base(cfg, AutoTokenizer.from_pretrained(tokenizer_dir), tmp)
+        if not (tmp / "config.json").is_file():
+            raise RuntimeError(f"{tmp}: the base model was not saved (a process that does not save, e.g. rank > 0?)")
         (tmp / RECORD).write_text(json.dumps({"key": key, "recipe": recipe, "metrics": metrics}, indent=1))
         try:
             tmp.rename(final)
         except OSError:  # another process finished the same base first: keep theirs
-            if not (final / RECORD).is_file():
+            if not _complete(final):
                 raise
             shutil.rmtree(tmp)
             return final, key, False

@@ -195,8 +195,15 @@ class Pipeline:
     def pretrain(self) -> None:
         """The base model (models/pretrain.py): built once per world seed, model and corpus into a cache outside the
         run, or found there; its weights become the run's models/init, which SFT starts from."""
+        from workbench.distributed import world_size
         from workbench.models.pretrain import RECORD, ensure_base
 
+        if not self.pretrains:
+            raise ValueError(f"run {self.run_id} has no pretrain stage: pretrain.enabled is false, or model.pretrained "
+                             "is set")
+        if world_size() > 1:  # one cache entry, one writer: a base is small enough for one process
+            raise RuntimeError("the pretrain stage runs in one process: run `workbench stage pretrain` without a "
+                               "launcher (later runs find the base in the cache)")
         with self._stage("pretrain", 0, 4):
             base, key, built = ensure_base(self.cfg, self.store.model_dir("tokenizer"))
             init, tmp = self.store.model_dir("init"), self.store.model_dir(".init.partial")

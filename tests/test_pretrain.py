@@ -112,3 +112,13 @@ def test_the_stage_refuses_a_run_without_it_and_a_multi_process_launch(tmp_path,
     with pytest.raises(RuntimeError, match="one process"):
         q.pretrain()
     assert p.done() == q.done() == set()
+
+
+def test_a_fork_shares_the_base_and_its_record(pretrained_runs):
+    """An experiment arm forked from a pretrained run copies its pretrain stage and the base it started from."""
+    _, (first, _), _ = pretrained_runs
+    cfg = load_config(preset="quick", overrides=[*PRETRAIN, f"pretrain.cache_dir={first.cfg.pretrain.cache_dir}",
+                                                 "loop.length_penalty=0.01"])
+    fork = Pipeline.fork(first, cfg, log=lambda *_: None)
+    assert {("world", 0), ("pretrain", 0), ("sft", 0), ("reward", 0), ("evaluate", 0)} <= fork.done()
+    assert (fork.store.model_dir(RECORD)).read_text() == first.store.model_dir(RECORD).read_text()

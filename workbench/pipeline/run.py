@@ -104,17 +104,20 @@ class Pipeline:
         if differ:
             raise ValueError(f"cannot fork {base.run_id}: the config differs in {', '.join(differ)}, which the shared "
                              "stages depend on")
-        missing = {("world", 0), ("sft", 0), ("reward", 0), ("evaluate", 0)} - base.done()
+        prefix = [stage for stage, t in base.plan() if t == 0]  # world, [pretrain,] sft, reward, evaluate
+        missing = {(stage, 0) for stage in prefix} - base.done()
         if missing:
             raise ValueError(f"cannot fork {base.run_id}: stages {sorted(missing)} have not finished")
         new = cls(cfg, base.store.root, run_id, log)
         for name in ("tokenizer", "init", "sft", "rm", "pm"):
             if base.store.model_dir(name).exists():
                 shutil.copytree(base.store.model_dir(name), new.store.model_dir(name), dirs_exist_ok=True)
+        if base.store.model_dir("base.json").is_file():  # which cached base model the shared π0 started from
+            shutil.copy(base.store.model_dir("base.json"), new.store.model_dir("base.json"))
         with new._stage("world", 0, 1):  # its own prompts: the loop's may differ in number
             new.store.write(new.get_world().prompts, "world")
-        for group in ("pretrain-000",) * base.pretrains + ("sft-000", "reward-000", "evaluate-000"):
-            new.store.copy_group(base.store, group)
+        for stage in prefix[1:]:
+            new.store.copy_group(base.store, f"{stage}-000")
         return new
 
     # -- bookkeeping -------------------------------------------------------------------------------------------

@@ -74,3 +74,50 @@ def test_eval_metrics_per_section():
     assert m["rm_reward"] == pytest.approx(0.3)
     assert m["annotator_win_rate"] == pytest.approx(0.7)
     assert m["reward_length_corr.reasoning"] == pytest.approx(1.0)
+
+
+def _alpaca_eval_lc(preferences, policy_chars, baseline_chars) -> float:
+    """alpaca_eval's own length-controlled GLM (`length_controlled_minimal`: its formula without the instruction
+    difficulty, which needs the package's hub files), built and fitted by the package's functions."""
+    import numpy as np
+    import pandas as pd
+
+    import alpaca_eval.metrics.glm_winrate as glm
+    delta = np.asarray(baseline_chars, dtype=float) - np.asarray(policy_chars, dtype=float)  # output_1 − output_2
+    train = pd.DataFrame({"preference": np.asarray(preferences, dtype=float), "std_delta_len": delta / delta.std(ddof=1),
+                          "not_gamed_baseline": True})
+    test = train[["not_gamed_baseline"]].copy()
+    test["std_delta_len"] = 0
+    xy, x_test = glm.make_dmatrix_for_model(train, test, formula=glm.GLM_INFO["length_controlled_minimal"]["formula"])
+    model = glm.fit_LogisticRegressionCV(xy, "preference", is_ytrue_proba=True,
+                                         **glm.GLM_INFO["length_controlled_minimal"]["kwargs"])
+    return float(model.predict_proba(x_test)[:, 1].mean())
+
+
+@pytest.mark.parametrize("shift", [-2.0, -0.7, 0.0, 0.4, 1.5])
+def test_lc_win_rate_equals_alpaca_evals_on_synthetic_tables(shift):
+    import random
+
+    rng = random.Random(f"lc/{shift}")
+    n = rng.randint(30, 150)
+    pol, base = [rng.randint(10, 60) for _ in range(n)], [rng.randint(10, 60) for _ in range(n)]
+    prefs = [min(1.0, max(0.0, _sigmoid(shift + 0.05 * (p - b)) + rng.gauss(0, 0.1))) for p, b in zip(pol, base)]
+    assert length_controlled_win_rate(prefs, pol, base) == pytest.approx(_alpaca_eval_lc(prefs, pol, base), abs=1e-9)
+
+
+def test_lc_win_rate_equals_alpaca_evals_on_a_runs_evals(quick_cli_run):
+    """The stored `lc_win_rate` of each iteration of a quick run, and overall on its `evals` rows, equal the package's."""
+    from workbench.store import query
+
+    root, run_id = quick_cli_run
+    _, rows = query(root, "select iteration, annotator_preference, policy_chars, baseline_chars from evals "
+                          "where run_id = ? and iteration > 0 order by iteration, prompt_id", [run_id])
+    _, stored = query(root, "select iteration, value from metrics where run_id = ? and name = 'lc_win_rate' "
+                            "and iteration > 0", [run_id])
+    assert len(stored) == 2
+    for t, value in stored:
+        table = [r[1:] for r in rows if r[0] == t]
+        prefs, pol, base = (list(col) for col in zip(*table))
+        expected = _alpaca_eval_lc(prefs, pol, base)
+        assert value == pytest.approx(expected, abs=1e-9)
+        assert length_controlled_win_rate(prefs, pol, base) == pytest.approx(expected, abs=1e-9)

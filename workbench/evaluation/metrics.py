@@ -32,36 +32,57 @@ def gold_preference(policy: float, baseline: float) -> float:
     return 1.0 if policy > baseline else 0.5 if policy == baseline else 0.0
 
 
-def length_controlled_win_rate(preferences: list[float], policy_chars: list[int], baseline_chars: list[int]) -> float:
-    """AlpacaEval 2's length-controlled win rate for one policy against one baseline.
+LC_SPLITS = 5  # alpaca_eval's length-controlled GLMs: n_splits=5, C picked by cross-validated log loss
 
-    The GLM of the `alpaca-eval` package (length_controlled_v1): a logistic regression of the judge's soft
-    preference p_i ∈ [0, 1] for the policy on a model term and tanh(Δlen_i / std(Δlen)), Δlen in characters,
-    fitted with the soft labels as sample weights (each item once with label 1, weight p_i, and once with label 0,
-    weight 1 − p_i), no intercept, L1 penalty with C = 100; the win rate is then predicted with the length term
-    at zero. Without a bank of other models there is no instruction-difficulty term, and the model term is a
-    single coefficient, so the prediction is σ(θ) for every item.
+
+def length_controlled_win_rate(preferences: list[float], policy_chars: list[int], baseline_chars: list[int]) -> float:
+    """AlpacaEval 2's length-controlled win rate for one policy against one baseline, as alpaca_eval 0.6.6 computes
+    it (`metrics/glm_winrate.py`, the `length_controlled_minimal` GLM: there is no bank of other models here for
+    its instruction-difficulty term).
+
+    A logistic regression of the judge's soft preference p_i ∈ [0, 1] for the policy on tanh(Δlen_i / std(Δlen))
+    (Δlen = baseline − policy characters, std with ddof 1) and a model term, no intercept, L1 penalty, liblinear;
+    soft labels as sample weights (each item once with label 1, weight p_i, and once with label 0, weight 1 − p_i).
+    C is not fixed: `LogisticRegressionCV` picks it from its default grid by the log loss against the soft labels
+    over a 5-fold `GroupKFold` that keeps both copies of an item in one fold (fewer folds when there are fewer than 5
+    items). The win rate is then predicted with the length term at zero, σ(θ_model) for every item.
     """
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
+    import sklearn
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.metrics import make_scorer
+    from sklearn.model_selection import GroupKFold
 
     p = np.asarray(preferences, dtype=float)
     if len(p) == 0 or len(p) != len(policy_chars) or len(p) != len(baseline_chars):
         raise ValueError("length-controlled win rate needs equal, non-empty lists")
-    delta = np.asarray(policy_chars, dtype=float) - np.asarray(baseline_chars, dtype=float)
-    std = delta.std(ddof=1) if len(delta) > 1 else 0.0
+    if len(p) == 1 or (np.all(p == p[0]) and p[0] in (0.0, 1.0)):
+        return float(p[0])  # one item, or one class only: no GLM to fit, and the answer is unambiguous
+    delta = np.asarray(baseline_chars, dtype=float) - np.asarray(policy_chars, dtype=float)
+    std = delta.std(ddof=1)
     length_term = np.tanh(delta / std) if std > 0 else np.zeros_like(delta)
-    if np.all(p == p[0]) and p[0] in (0.0, 1.0):
-        return float(p[0])  # one class only: the GLM cannot be fitted and the answer is unambiguous
-    X = np.column_stack([np.ones_like(length_term), length_term])
-    X2 = np.vstack([X, X])
-    y2 = np.concatenate([np.ones(len(p)), np.zeros(len(p))])
-    w2 = np.concatenate([p, 1.0 - p])
-    keep = w2 > 0
-    model = LogisticRegression(C=100, l1_ratio=1.0, solver="liblinear", fit_intercept=False, random_state=123)
-    model.fit(X2[keep], y2[keep], sample_weight=w2[keep])
-    theta = model.coef_[0][0]
+    X = np.column_stack([length_term, np.ones_like(length_term)])  # patsy's column order in alpaca_eval
+    items = np.arange(len(p))
+    X2, y2, prob, groups = np.vstack([X, X]), np.r_[np.ones(len(p)), np.zeros(len(p))], np.r_[p, 1 - p], np.r_[items, items]
+    with sklearn.config_context(enable_metadata_routing=True):
+        scorer = make_scorer(_soft_log_loss, response_method="predict_proba", greater_is_better=False)
+        model = LogisticRegressionCV(cv=GroupKFold(n_splits=min(LC_SPLITS, len(p))), scoring=scorer.set_score_request(
+            true_prob=True), l1_ratios=(1.0,), solver="liblinear", fit_intercept=False, random_state=123,
+            use_legacy_attributes=False)
+        model.set_fit_request(sample_weight=True)
+        model.fit(X2, y2, sample_weight=prob, groups=groups, true_prob=prob)
+    theta = model.coef_[0][1]
     return float(1.0 / (1.0 + math.exp(-theta)))
+
+
+def _soft_log_loss(y_true, y_pred, true_prob) -> float:
+    """Log loss against soft labels (alpaca_eval's `logloss_continuous`): `true_prob` is the soft label of each
+    duplicated row, whose 0/1 `y_true` says which side of the item it stands for."""
+    import numpy as np
+
+    target = np.where(y_true == 1, true_prob, 1 - true_prob)
+    y_pred = np.clip(y_pred, 1e-15, 1 - 1e-15)
+    return float(-np.mean(target * np.log(y_pred) + (1 - target) * np.log(1 - y_pred)))
 
 
 def kl_estimate(policy_logprobs: list[float], ref_logprobs: list[float]) -> float:

@@ -62,13 +62,15 @@ def length_controlled_win_rate(preferences: list[float], policy_chars: list[int]
     std = delta.std(ddof=1)
     length_term = np.tanh(delta / std) if std > 0 else np.zeros_like(delta)
     X = np.column_stack([length_term, np.ones_like(length_term)])  # patsy's column order in alpaca_eval
-    items = np.arange(len(p))
-    X2, y2, prob, groups = np.vstack([X, X]), np.r_[np.ones(len(p)), np.zeros(len(p))], np.r_[p, 1 - p], np.r_[items, items]
+    # each item twice: label 1 weighted by p, label 0 weighted by 1 − p; both copies in one fold (grouped by item)
+    X2, y2 = np.vstack([X, X]), np.r_[np.ones(len(p)), np.zeros(len(p))]
+    prob, groups = np.r_[p, 1 - p], np.r_[np.arange(len(p)), np.arange(len(p))]
     with sklearn.config_context(enable_metadata_routing=True):
         scorer = make_scorer(_soft_log_loss, response_method="predict_proba", greater_is_better=False)
-        model = LogisticRegressionCV(cv=GroupKFold(n_splits=min(LC_SPLITS, len(p))), scoring=scorer.set_score_request(
-            true_prob=True), l1_ratios=(1.0,), solver="liblinear", fit_intercept=False, random_state=123,
-            use_legacy_attributes=False)
+        model = LogisticRegressionCV(cv=GroupKFold(n_splits=min(LC_SPLITS, len(p))),
+                                     scoring=scorer.set_score_request(true_prob=True), l1_ratios=(1.0,),
+                                     solver="liblinear", fit_intercept=False, random_state=123,
+                                     use_legacy_attributes=False)
         model.set_fit_request(sample_weight=True)
         model.fit(X2, y2, sample_weight=prob, groups=groups, true_prob=prob)
     theta = model.coef_[0][1]

@@ -226,13 +226,12 @@ def stored_run_toy_pairs(store, cfg, tokenizer) -> list[PreferencePair]:
 def evaluate_run(root: str | Path, run_id: str, file: str | Path | None = None, log=print) -> list[RMEval]:
     """Evaluate a stored run's RM and PM (whichever exist) on its held-out pairs, or on a RewardBench file;
     writes the rows to the run's `rm_eval` table and returns them."""
-    from workbench import console
-
-    console.apply()  # quiet unless --verbose (console.py)
     import re
 
+    from workbench import console
     from workbench.data.sources import load_pairs
 
+    console.apply()  # quiet unless --verbose (console.py)
     store, cfg, tokenizer, bt, pm = load_run_models(root, run_id)
     if file is not None:
         pairs = load_pairs("reward-bench", file).pairs

@@ -108,12 +108,14 @@ class Pipeline:
         missing = {(stage, 0) for stage in prefix} - base.done()
         if missing:
             raise ValueError(f"cannot fork {base.run_id}: stages {sorted(missing)} have not finished")
+        from workbench.models.pretrain import RECORD
+
         new = cls(cfg, base.store.root, run_id, log)
         for name in ("tokenizer", "init", "sft", "rm", "pm"):
             if base.store.model_dir(name).exists():
                 shutil.copytree(base.store.model_dir(name), new.store.model_dir(name), dirs_exist_ok=True)
-        if base.store.model_dir("base.json").is_file():  # which cached base model the shared π0 started from
-            shutil.copy(base.store.model_dir("base.json"), new.store.model_dir("base.json"))
+        if base.store.model_dir(RECORD).is_file():  # which cached base model the shared π0 started from
+            shutil.copy(base.store.model_dir(RECORD), new.store.model_dir(RECORD))
         with new._stage("world", 0, 1):  # its own prompts: the loop's may differ in number
             new.store.write(new.get_world().prompts, "world")
         for stage in prefix[1:]:

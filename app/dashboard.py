@@ -256,6 +256,8 @@ def page_pairs(Q, run):
         return
     show = ["pair_id", "iteration", "section", "prompt", "chosen", "rejected", "margin", "length_diff",
             "chosen_gold", "rejected_gold", "gold_verdict", "chosen_rm", "rejected_rm", "rm_verdict"]
+    if (df.chosen_source != "").any() or (df.rejected_source != "").any():  # reward-model candidates' sources
+        show[6:6] = ["chosen_source", "rejected_source"]
     st.dataframe(df[show], hide_index=True, key="pairs_table")
     pick = st.selectbox("show pair", df.pair_id.tolist(), key="pairs_pick")
     row = df[df.pair_id == pick].iloc[0]
@@ -264,7 +266,8 @@ def page_pairs(Q, run):
     a, b = st.columns(2)
     for col, side in ((a, "chosen"), (b, "rejected")):
         with col:
-            st.markdown(f"**{side}** · {row[side + '_chars']} chars · score {row[side + '_score']:.4f} · "
+            source = f" · from `{row[side + '_source']}`" if row[side + "_source"] else ""
+            st.markdown(f"**{side}**{source} · {row[side + '_chars']} chars · score {row[side + '_score']:.4f} · "
                         f"gold {row[side + '_gold']:.4f} · RM {row[side + '_rm']:.4f}")
             st.text(row[side])  # model text: shown verbatim, never rendered as markdown
     if "label" in cli_commands():

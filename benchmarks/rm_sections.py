@@ -5,7 +5,7 @@
     python benchmarks/rm_sections.py --root DIR --runs RUN,RUN,... [--length-split] [--annotator-agreement]
                                                                          # stored runs, no training
 
-For each seed s (seed = world.seed = s, as `workbench experiment` does) it runs the world, SFT and reward stages
+For each seed s (seed = world.seed = s, as `workbench experiment` does) it runs the stages up to π0's evaluation
 with the preference model trained (`reward.train_pm=true`), then prints the `rm_eval` rows of those runs: per
 dataset and section, the pairs over all seeds, each model's accuracy pooled over the seeds (ties count half) with
 its 95% Wilson interval, and the PM's accuracy from one order alone (chosen in slot A / in slot B). A section
@@ -46,11 +46,13 @@ def run_seed(preset: str, seed: int, root: str, overrides: list[str]) -> tuple[s
     cfg = load_config(preset=preset, overrides=[f"seed={seed}", f"world.seed={seed}", "reward.train_pm=true", *overrides])
     cfg.name = "rm-sections"
     p = Pipeline(cfg, root, log=lambda *_: None)
-    p.world()
-    p.sft()
+    for stage, _ in p.plan()[: [s for s, _ in p.plan()].index("reward")]:  # world, [pretrain,] sft
+        getattr(p, stage)()
     start = time.perf_counter()
     p.reward()
-    return p.run_id, time.perf_counter() - start
+    wall = time.perf_counter() - start
+    p.evaluate(0)  # π0's evaluation too: a finished prefix, which `workbench experiment --root` arms can fork
+    return p.run_id, wall
 
 
 def table(root: str, run_ids: list[str]) -> list[dict]:

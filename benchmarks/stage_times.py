@@ -1,29 +1,41 @@
-"""Wall time of each stage of a preset run.
+"""Wall time of each stage of a preset run, against the preset's time budget.
 
-    python benchmarks/stage_times.py [--preset default] [--root /tmp/wb-bench] [--set key=value ...]
+    python benchmarks/stage_times.py [--preset default] [--root /tmp/wb-bench] [--fresh-base] [--set key=value ...]
 
-Runs the preset through the same `workbench.pipeline.run.main` as the CLI and prints the `stages` table of that run.
+Runs the preset through the same `workbench.pipeline.run.main` as the CLI and prints the `stages` table of that run,
+whether its base model came from the cache or was built, and the budget that applies: the default preset within
+10 minutes with its base cached and 15 minutes on a fresh machine (pretraining included), the quick preset within
+60 s with its base cached. `--fresh-base` builds the base into an empty cache folder, as a fresh machine would.
+Measure on an idle machine: torch runs 2 threads on 2 cores, and a second busy process slows a run several-fold.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
+from pathlib import Path
 
 from workbench.config import load_config
 from workbench.pipeline.run import main
 from workbench.store import query
+
+BUDGETS_S = {("default", True): 600, ("default", False): 900, ("quick", True): 60}  # (preset, base cached) → s
 
 
 def cli() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="default")
     p.add_argument("--root", default=None, help="where to write the run (default: a temporary folder)")
+    p.add_argument("--fresh-base", action="store_true", help="build the base model into an empty cache folder")
     p.add_argument("--set", action="append", default=[])
     args = p.parse_args()
     root = args.root or tempfile.mkdtemp(prefix="wb-bench-")
-    cfg = load_config(preset=args.preset, overrides=args.set)
+    overrides = list(args.set)
+    if args.fresh_base:
+        overrides.append(f"pretrain.cache_dir={tempfile.mkdtemp(prefix='wb-bench-base-')}")
+    cfg = load_config(preset=args.preset, overrides=overrides)
     start = time.perf_counter()
     run_id = main(cfg, root=root, log=lambda *_: None)
     total = time.perf_counter() - start
@@ -34,6 +46,16 @@ def cli() -> None:
     for stage, iteration, wall in rows:
         print(f"{stage:<12}{iteration:>10}{wall:>10.1f}")
     print(f"{'total':<12}{'':>10}{total:>10.1f}")
+    record = Path(root) / run_id / "models" / "base.json"
+    if record.is_file():
+        cached = not json.loads(record.read_text())["built"]
+        print(f"base model: {'from the cache' if cached else 'built in this run'}")
+        budget = BUDGETS_S.get((args.preset, cached))
+        if budget:
+            verdict = "within" if total <= budget else f"OVER by {total - budget:.0f} s"
+            print(f"budget: {budget} s ({args.preset}, base {'cached' if cached else 'built'}): {verdict}")
+    else:
+        print("base model: none (pretrain.enabled is false or model.pretrained is set)")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,25 @@ import pytest
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def pytest_configure(config):
+    """One base-model cache per test run (models/pretrain.py): the quick base is built once, by the first run that
+    needs it, and every later run, subprocess and notebook of the session reuses it; the user's cache is not touched."""
+    import tempfile
+
+    if not os.environ.get("WORKBENCH_BASE_CACHE"):
+        config._workbench_base_cache = tempfile.mkdtemp(prefix="wb-test-base-")
+        os.environ["WORKBENCH_BASE_CACHE"] = config._workbench_base_cache
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    folder = getattr(config, "_workbench_base_cache", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop("WORKBENCH_BASE_CACHE", None)
+
+
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory):
     """A tokenizer and a 2-layer Llama on the quick preset's world, saved like hub models."""

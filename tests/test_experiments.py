@@ -63,6 +63,35 @@ def test_experiment_table_has_every_arm(name, root, quick_experiment):
         assert trained > 0  # it took optimizer steps on some of the prompts
 
 
+def test_later_experiments_fork_an_earlier_runs_stages_before_the_loop(root):
+    """The experiments above ran one after another in one root on seed 0: `length-penalty` computed π0 and the RM,
+    the two peer experiments' first arms forked its run (their stage rows are its rows, finish times included), and
+    `oracle`, whose reward stage also trains the PM, computed its own."""
+    rows = query(root, """select e.experiment, s.finished_at from experiments e join stages s using (run_id)
+                          where s.stage = 'reward' and e.arm in ('lambda=0', 'rm', 'ours')""", [])[1]
+    finished = {experiment: at for experiment, at in rows}
+    assert set(finished) == {"length-penalty", "oracle", "trl-online-dpo", "rl-baseline"}
+    assert finished["trl-online-dpo"] == finished["rl-baseline"] == finished["length-penalty"]
+    assert finished["oracle"] != finished["length-penalty"]
+
+
+def test_which_runs_can_share_the_stages_before_the_loop():
+    from workbench.config import load_config
+    from workbench.pipeline.run import prefix_differences
+
+    def cfg(*overrides):
+        return load_config(preset="quick", overrides=list(overrides))
+
+    assert prefix_differences(cfg("loop.length_penalty=0.02", "world.n_iter=96", "generation.n=2"), cfg()) == []
+    assert prefix_differences(cfg("seed=1"), cfg()) == ["seed"]
+    assert prefix_differences(cfg("reward.epochs=2"), cfg()) == ["reward"]
+    # a base with the preference model serves a run that does not need it, not the other way round
+    assert prefix_differences(cfg(), cfg("reward.train_pm=true")) == []
+    assert prefix_differences(cfg("loop.oracle=pm"), cfg("reward.train_pm=true")) == []
+    assert prefix_differences(cfg("reward.train_pm=true"), cfg()) == ["reward"]
+    assert prefix_differences(cfg("loop.oracle=pm"), cfg()) == ["reward"]
+
+
 def test_markdown_has_a_row_per_arm():
     table = [{"arm": "a", **{m: (0.5, 0.1, 3) for m in SUMMARY_METRICS}},
              {"arm": "b", **{m: (0.6, 0.0, 1) for m in SUMMARY_METRICS}}]

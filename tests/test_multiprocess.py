@@ -23,7 +23,7 @@ def test_dpo_iteration_runs_in_two_processes(tmp_path):
         "dpo.batch_size=4", "dpo.epochs=1", "generation.backend=hf",
     ])
     p = Pipeline(cfg, root=tmp_path, log=lambda *_: None)
-    p.world(); p.sft(); p.reward(); p.rollout(1)  # one process samples; the DPO stage runs in two
+    p.world(); p.pretrain(); p.sft(); p.reward(); p.rollout(1)  # one process samples; the DPO stage runs in two
 
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}

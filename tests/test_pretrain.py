@@ -98,16 +98,21 @@ def test_model_pretrained_skips_the_stage(tmp_path):
     (tmp_path / "m").mkdir()
     cfg = load_config(preset="quick", overrides=[*PRETRAIN, f"model.pretrained={tmp_path / 'm'}"])
     assert ("pretrain", 0) not in Pipeline(cfg, tmp_path / "runs").plan()
-    assert ("pretrain", 0) not in Pipeline(load_config(preset="quick"), tmp_path / "runs").plan()
+    assert ("pretrain", 0) not in Pipeline(load_config(preset="quick", overrides=["pretrain.enabled=false"]),
+                                            tmp_path / "runs").plan()
+    assert ("pretrain", 0) in Pipeline(load_config(preset="quick"), tmp_path / "runs2").plan()  # on by default
 
 
 def test_the_stage_refuses_a_run_without_it_and_a_multi_process_launch(tmp_path, monkeypatch):
     """`workbench stage pretrain` on a run that has no pretraining would overwrite its init model; under a launcher
-    every rank would build (only rank 0 saves). Both stop before anything is recorded."""
-    p = Pipeline(load_config(preset="quick"), tmp_path / "runs")
+    every rank would build (only rank 0 saves); SFT before the base would train the untrained model. All three stop
+    before anything is recorded."""
+    p = Pipeline(load_config(preset="quick", overrides=["pretrain.enabled=false"]), tmp_path / "runs")
     with pytest.raises(ValueError, match="no pretrain stage"):
         p.pretrain()
     q = Pipeline(load_config(preset="quick", overrides=PRETRAIN), tmp_path / "runs")
+    with pytest.raises(RuntimeError, match="run pretrain\\(\\) before sft\\(\\)"):  # SFT would start untrained
+        q.sft()
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(RuntimeError, match="one process"):
         q.pretrain()

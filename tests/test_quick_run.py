@@ -34,10 +34,12 @@ def test_console_is_quiet_by_default(quick_run):
     assert not [n for n in LIBRARY_NOISE if n in output], output[:3000]
     kept = [line.rsplit("\r", 1)[-1] for line in output.split("\n")]  # what a terminal shows after the redraws
     kept = [line for line in kept if line.strip()]
-    ours = ("[workbench] run ", "[workbench] stage ", f"run {run_id} finished", "iteration  ", "results: ")
+    ours = ("[workbench] run ", "[workbench] stage ", "[workbench] base model ", f"run {run_id} finished", "iteration  ",
+            "results: ")
     table = [line for line in kept if line.split()[0].isdigit()]
     assert [line for line in kept if not line.startswith(ours) and line not in table] == []
-    assert len([line for line in kept if line.startswith("[workbench] stage ")]) == 10  # quick: 4 + 3 per iteration × 2
+    assert len([line for line in kept if line.startswith("[workbench] stage ")]) == 11  # quick: 5 + 3 per iteration × 2
+    assert len([line for line in kept if line.startswith("[workbench] base model ")]) == 1
     assert len(table) == 3
 
 
@@ -75,6 +77,38 @@ def test_counts_agree(quick_run):
     unscored = _sql(root, "select count(*) as n from generations g where purpose = 'rollout' and "
                           "(select count(distinct scorer) from scores s where s.generation_id = g.generation_id) <> 2")
     assert unscored == [{"n": 0}]
+
+
+def test_reward_data_mixes_its_sources(quick_run):
+    """The reward stage's candidates come from π0, the demonstrations and the perturbations in the shares of
+    reward.mix, each stored with its source; the annotator's pairs mix the sources, and the pair browser shows them."""
+    from collections import Counter
+
+    from workbench.interfaces import dashboard_data as dd
+    from workbench.store import connect
+
+    root, run_id, _, _ = quick_run
+    cfg = load_config(preset="quick")
+    assert cfg.reward.source == "mix"
+    counts = cfg.reward.candidate_counts()
+    assert all(counts.values()) and sum(counts.values()) == 2 * cfg.reward.pairs_per_prompt
+    rows = _sql(root, "select prompt_id, source, temperature from generations where purpose = 'pref'")
+    by_prompt: dict = {}
+    for r in rows:
+        by_prompt.setdefault(r["prompt_id"], Counter())[r["source"].split(":")[0]] += 1
+    assert len(by_prompt) == cfg.world.n_pref
+    assert all(c == Counter(counts) for c in by_prompt.values())
+    assert {r["temperature"] for r in rows if r["source"] == "pi0"} == set(cfg.reward.temperatures)
+    kinds = {r["source"] for r in rows if r["source"].startswith("perturbed:")}
+    assert len(kinds) >= 8, kinds  # the families' kinds: wrong_number, other_topic, one_more, complied, padded, ...
+    sides = _sql(root, "select c.source as chosen, r.source as rejected from pairs p "
+                       "join generations c on c.generation_id = p.chosen_id join generations r on r.generation_id = "
+                       "p.rejected_id where p.iteration = 0 and p.rule = 'annotator'")
+    mixed = Counter(frozenset(s.split(":")[0] for s in side.values()) for side in sides)
+    assert mixed[frozenset({"pi0", "perturbed"})] and mixed[frozenset({"pi0", "demo"})] and mixed[frozenset({"demo"})]
+    con = connect(root)
+    total, page = dd.browse_pairs(con, run_id, [0], limit=20)
+    assert total == len(sides) and (page.chosen_source != "").all() and (page.rejected_source != "").all()
 
 
 def test_pairs_are_best_and_worst_of_their_prompt(quick_run):
@@ -179,6 +213,7 @@ def test_stage_by_stage_equals_the_one_shot_run(quick_run, tmp_path):
     root, run_id, _, _ = quick_run
     p = Pipeline(load_config(preset="quick"), root=tmp_path, log=lambda *_: None)
     p.world()
+    p.pretrain()  # the base: from the test session's cache, built by the CLI run
     p.sft()
     p.reward()
     p.evaluate(0)

@@ -88,3 +88,24 @@ def test_a_second_process_reads_while_this_one_writes(tmp_path):
     distinct, final = map(int, out.split())
     assert final == 200
     assert distinct >= 2  # it saw the store grow, not only the end state
+
+
+def test_a_column_added_to_a_record_reads_as_null_in_older_segments(tmp_path):
+    """`generations.source` came after stores were written: a store whose segments lack it still answers queries on
+    it (NULL), alone and next to a run that has it."""
+    import pyarrow.parquet as pq
+
+    from workbench.records import Generation
+
+    old = RunStore(tmp_path, "old")
+    old.write([Generation("old", "g1", "p1", 0, "pref", 0, 1.0, 1.0, 8, "4.", 1, 2)], "reward-000")
+    (segment,) = (tmp_path / "old").rglob("generations/*.parquet")
+    table = pq.read_table(segment)
+    pq.write_table(table.drop_columns(["source"]), segment)  # as an older workbench wrote it
+    assert "source" not in pq.read_schema(segment).names
+    assert query(tmp_path, "select generation_id, source from generations") == (["generation_id", "source"],
+                                                                                  [("g1", None)])
+    RunStore(tmp_path, "new").write([Generation("new", "g2", "p1", 0, "pref", 0, 0.0, 1.0, 0, "5.", 1, 2,
+                                                "perturbed:wrong_number")], "reward-000")
+    rows = query(tmp_path, "select run_id, source from generations order by run_id")[1]
+    assert rows == [("new", "perturbed:wrong_number"), ("old", None)]

@@ -141,3 +141,56 @@ def test_every_family_scores_its_reference():
         for _ in range(20):
             _, meta = family.sample(rng)
             assert family.gold(meta, family.reference(meta)) == 1.0
+
+
+def test_digits_are_ascii():
+    # a sampled "²" is a digit to str.isdigit but not to int(): the gold oracle must not crash on it
+    assert _family("addition", {"a": 7, "b": 5}, "12²") == 1.0
+    assert _family("addition", {"a": 7, "b": 5}, "²") == 0.0
+
+
+@pytest.mark.parametrize("family", ["addition", "topic", "listing", "safety"])
+def test_every_perturbation_is_worse_than_the_reference(world, family):
+    """Each kind of perturbed answer has lower gold utility than the reference; `padded` keeps the content (same
+    utility before the length term), every other kind changes it."""
+    from workbench.world.perturbations import kinds
+    from workbench.world.toy import VERBOSITY_PENALTY
+
+    rng = random.Random(0)
+    seen = set()
+    for p in world.prompts:
+        if p.family != family:
+            continue
+        meta = json.loads(p.meta)
+        for kind, fn in kinds(family, meta).items():
+            text = fn(meta, p.reference, rng)
+            u = gold_utility(p, text)
+            assert u < 1.0, (kind, p.text, text)
+            extra = VERBOSITY_PENALTY * max(0, len(text) - len(p.reference))
+            content = u + extra
+            assert (content == pytest.approx(1.0)) == (kind == "padded"), (kind, p.text, text, u)
+            seen.add(kind)
+    expected = {"addition": {"wrong_number", "padded"}, "topic": {"other_topic", "one_attribute", "wrong_attribute",
+                                                                  "padded"},
+                "listing": {"one_more", "one_fewer", "stray_item", "padded"},
+                "safety": {"complied", "refused", "vaguely", "padded"}}[family]
+    assert seen == expected
+
+
+def test_perturb_draws_each_kind_and_refuses_unknown_families():
+    from workbench.world.perturbations import perturb
+
+    rng = random.Random(1)
+    drawn = [perturb("listing", {"k": 3, "category": "fruits"}, "apple, pear, plum.", rng)[0] for _ in range(1000)]
+    assert set(drawn) == {"one_more", "one_fewer", "stray_item", "padded"}
+    assert 0.15 < drawn.count("padded") / len(drawn) < 0.25  # PADDED_SHARE
+    # in the framing of another answer: its filler opening and closing around the changed content
+    like = "Great question! 12. I hope this helps."
+    for _ in range(20):
+        kind, text = perturb("addition", {"a": 7, "b": 5}, "12.", rng, like=like)
+        if kind == "wrong_number":
+            assert text.startswith("Great question! ") and text.endswith(" I hope this helps.") and "12" not in text
+    assert perturb("addition", {"a": 7, "b": 5}, "12.", random.Random(3), like="12.")[1] in {"2.", "10.", "11.", "13.",
+                                                                                             "14.", "22."}
+    with pytest.raises(ValueError, match="no perturbations for family 'successor'"):
+        perturb("successor", {"n": 3}, "4.", rng)

@@ -136,13 +136,14 @@ class ModelConfig:
 
 @dataclass
 class PretrainConfig:
-    enabled: bool = False  # pretrain a base model on the world's knowledge (world/knowledge.py) and start SFT from it
+    enabled: bool = True  # pretrain a base model on the world's knowledge (world/knowledge.py) and start SFT from it
     sentences: int = 20000  # corpus size: sums, counting, topics, listings and safety facts in turn
     epochs: float = 2.0
     learning_rate: float = 2e-3
     batch_size: int = 64
-    cache_dir: str = ""  # where base models are kept and reused across runs; "" = $XDG_CACHE_HOME/workbench/base
-    # (~/.cache/workbench/base). A base is keyed by the world seed, the model and these fields (not cache_dir)
+    cache_dir: str = ""  # where base models are kept and reused across runs; "" = $WORKBENCH_BASE_CACHE, else
+    # $XDG_CACHE_HOME/workbench/base (~/.cache/workbench/base). A base is keyed by the world seed, the model and
+    # these fields (not cache_dir)
 
     def __post_init__(self):
         check_range("pretrain", self, ("sentences", "batch_size"), 1)
@@ -157,16 +158,34 @@ class SFTStageConfig:
 
 
 @dataclass
+class RewardMixConfig:
+    """Shares of the candidates per preference prompt by source, with `reward.source=mix` (pipeline/reward_data.py).
+    They are weights: each prompt's 2·pairs_per_prompt candidates are split in these proportions."""
+
+    pi0: float = 0.5  # π0's samples, split evenly over reward.temperatures
+    demo: float = 0.25  # the world's imperfect demonstrations (wrong, off-topic, unsafe or padded at the world's rates)
+    perturbed: float = 0.25  # the reference answer perturbed: wrong number, other topic, ... (world/perturbations.py)
+
+    def __post_init__(self):
+        check_range("reward.mix", self, ("pi0", "demo", "perturbed"), 0.0)
+        if self.pi0 + self.demo + self.perturbed <= 0:
+            raise ConfigError("reward.mix: the shares are all zero: give at least one source a positive share")
+
+
+@dataclass
 class RewardStageConfig:
-    pairs_per_prompt: int = 2  # annotator-labelled pairs drawn from π0's samples per preference prompt
+    pairs_per_prompt: int = 6  # annotator-labelled pairs per preference prompt (2× as many candidate responses)
     epochs: float = 8.0  # the BT RM: held-out accuracy rose with epochs up to 8 on the default world (README)
     learning_rate: float = 3e-4
     batch_size: int = 32
     extra_pairs: list[str] = field(default_factory=list)  # more training pairs: "human" (the store's human labels)
     # or FORMAT:PATH, a preference file of any `workbench data prepare` format (e.g. pairs:mix.jsonl from data mix)
-    source: str = "pi0"  # responses the annotator labels: pi0 (π0's samples) or toy (the world's demonstrations)
+    source: str = "mix"  # responses the annotator labels: mix (π0's samples, demonstrations and perturbed answers,
+    # in the shares of reward.mix), pi0 (π0's samples only) or toy (the world's demonstrations only)
+    mix: RewardMixConfig = field(default_factory=RewardMixConfig)
+    temperatures: list[float] = field(default_factory=lambda: [0.7, 1.0, 1.3])  # π0's temperatures for its candidates
     train_pm: bool = False  # also train the pairwise preference model (always when loop.oracle is pm)
-    pm_epochs: float = 10.0  # the PM's passes over the same annotator pairs: it underfits at 3 (README, "BT vs PM")
+    pm_epochs: float = 3.0  # the PM's passes over the annotator pairs: 10 on the earlier 1,100 pairs, about as many steps
     pm_learning_rate: float = 1e-3
     pm_batch_size: int = 8  # small: one label token per example, so the PM needs many optimizer steps
     gradient_accumulation_steps: int = 1  # global batch = batch_size × processes × this
@@ -195,10 +214,33 @@ class RewardStageConfig:
             if self.pretrained:
                 raise ConfigError("reward.pretrained and reward.dataset are both set: use a trained RM, or train one on "
                                   "a dataset, not both")
-        if self.source not in ("pi0", "toy"):
-            raise ConfigError(f"reward.source must be 'pi0' or 'toy', got {self.source!r}")
+        if self.source not in REWARD_SOURCES:
+            raise ConfigError(f"reward.source must be one of {', '.join(map(repr, REWARD_SOURCES))}, got {self.source!r}")
+        if not self.temperatures or any(t <= 0 for t in self.temperatures):
+            raise ConfigError(f"reward.temperatures: expected a non-empty list of positive temperatures, got "
+                              f"{self.temperatures!r}")
+        check_range("reward", self, ("pairs_per_prompt",), 1)
+        pi0 = self.candidate_counts()["pi0"]
+        if pi0 % len(self.temperatures):
+            raise ConfigError(f"reward: {pi0} of π0's samples per prompt (2·pairs_per_prompt = "
+                              f"{2 * self.pairs_per_prompt}, {'share reward.mix.pi0' if self.source == 'mix' else 'all'}"
+                              f") do not split evenly over reward.temperatures {self.temperatures}")
+
+    def candidate_counts(self) -> dict[str, int]:
+        """Candidates per preference prompt by source: 2·pairs_per_prompt in all, split by `source` and, for mix, by
+        the shares of `mix` (largest remainders; ties go to pi0, then demo)."""
+        n = 2 * self.pairs_per_prompt
+        if self.source != "mix":
+            return {"pi0": n if self.source == "pi0" else 0, "demo": n if self.source == "toy" else 0, "perturbed": 0}
+        shares = {k: getattr(self.mix, k) for k in ("pi0", "demo", "perturbed")}
+        exact = {k: n * w / sum(shares.values()) for k, w in shares.items()}
+        counts = {k: int(v) for k, v in exact.items()}
+        for k in sorted(exact, key=lambda k: counts[k] - exact[k])[: n - sum(counts.values())]:
+            counts[k] += 1
+        return counts
 
 
+REWARD_SOURCES = ("mix", "pi0", "toy")  # what the annotator labels for the reward stage (pipeline/reward_data.py)
 EXTRA_PAIR_SOURCES = ("human",)  # named sources labels.extra_reward_rows reads (besides FORMAT:PATH files)
 
 

@@ -84,6 +84,7 @@ class Generation:
     text: str
     n_tokens: int
     n_chars: int
+    source: str = ""  # reward-model candidates (purpose pref): pi0, demo or perturbed:<kind>; "" = the policy's sample
 
 
 @dataclass

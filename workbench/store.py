@@ -172,7 +172,8 @@ def connect(root: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyConne
     """An in-memory DuckDB connection with one view per table over every run under `root` (or one run).
 
     The views expand their file globs at query time, so a long-lived connection sees segments written later.
-    A table with no segment yet is an empty view with the right columns.
+    A table with no segment yet is an empty view with the right columns; a column added to a record after a store
+    was written reads as NULL there.
     """
     root = Path(root)
     run_glob = run_id if run_id else "*"
@@ -183,7 +184,10 @@ def connect(root: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyConne
         pattern = root / run_glob / "segments" / "*" / name / "*.parquet"
         if any(root.glob(str(pattern.relative_to(root)))):
             src = f"read_parquet('{_sql_str(pattern)}', union_by_name = true)"
-            con.execute(f"CREATE VIEW {name} AS SELECT * FROM {src}")
+            # a column added to the record after these segments were written reads as NULL (records.py)
+            have = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+            added = "".join(f", CAST(NULL AS {tp}) AS {col}" for col, tp in duckdb_columns(cls) if col not in have)
+            con.execute(f"CREATE VIEW {name} AS SELECT *{added} FROM {src}")
         else:
             cols = ", ".join(f"CAST(NULL AS {tp}) AS {col}" for col, tp in duckdb_columns(cls))
             con.execute(f"CREATE VIEW {name} AS SELECT {cols} WHERE false")

@@ -5,7 +5,7 @@ and the dashboard draws.
 
     from workbench.interfaces.api import Workbench
     wb = Workbench("runs")                                     # or Workbench() → $WORKBENCH_ROOT, else a temp dir
-    p = wb.new_run("quick", ["loop.length_penalty=0.01"])     # a Pipeline: p.world(); p.sft(); p.reward(); ...
+    p = wb.new_run("quick", ["loop.length_penalty=0.01"])     # a Pipeline: p.world(); p.pretrain(); p.sft(); ...
     p.run()                                                    # the stages not yet recorded
     wb.metrics(p.run_id)                                       # the table `workbench run` prints
     wb.table("pairs", p.run_id)                                # any store table as a DataFrame

@@ -152,7 +152,8 @@ def cmd_experiment(args) -> int:
         seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
-    experiment_id = run_experiment(args.name, seeds, preset=args.preset, root=args.root, overrides=args.set)
+    experiment_id = run_experiment(args.name, seeds, preset=args.preset, root=args.root, overrides=args.set,
+                                   reuse=not args.fresh)
     print(f"\nexperiment {experiment_id} finished (mean ± sd over seeds, each arm's last iteration)\n")
     print(to_markdown(summary(args.root, experiment_id)))
     print(f"\nruns: workbench sql --root {args.root} \"select * from experiments where experiment_id = '{experiment_id}'\"")
@@ -359,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--preset", default="default")
     x.add_argument("--root", default="runs")
     x.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field in every arm")
+    x.add_argument("--fresh", action="store_true", help="recompute the stages before the loop even when a run under "
+                   "--root already has them for the same config and seed (by default the first arm forks that run)")
     x.set_defaults(fn=cmd_experiment)
 
     d = sub.add_parser("dashboard", help="the Streamlit dashboard: runs, curves, reward distributions, length bias, pairs")

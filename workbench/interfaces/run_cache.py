@@ -18,9 +18,10 @@ _BUILD_LOCK = threading.Lock()
 
 def run_cache(con, run_id: str) -> dict[str, str]:
     """Names of the run's cache tables in `con`, building them on first use:
-    gen (gid, generation_id, prompt_id, iteration, purpose, n_chars, n_tokens, text),
+    gen (gid, generation_id, prompt_id, iteration, purpose, source, n_chars, n_tokens, text),
     scored (gid, iteration, purpose, n_chars, n_tokens, scorer, value) — one row per generation × scorer,
-    pair (every pairs column with chosen/rejected gid, section, prompt, lengths, gold and RM scores and verdicts)."""
+    pair (every pairs column with chosen/rejected gid, section, prompt, each side's source (reward-model candidates:
+    pi0, demo, perturbed:<kind>), lengths, gold and RM scores and verdicts)."""
     key = "cache_" + hashlib.sha1(run_id.encode()).hexdigest()[:16]  # never user text in an identifier
     names = {t: f"{key}_{t}" for t in ("gen", "scored", "pair")}
     done = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?"
@@ -35,7 +36,7 @@ def run_cache(con, run_id: str) -> dict[str, str]:
         con.execute(
             f"""CREATE TABLE {gen} AS
                 SELECT (row_number() OVER ())::BIGINT AS gid, generation_id, prompt_id, iteration, purpose,
-                       n_chars, n_tokens, text
+                       coalesce(source, '') AS source, n_chars, n_tokens, text
                 FROM generations WHERE run_id = $run""",
             {"run": run_id},
         )
@@ -53,7 +54,7 @@ def run_cache(con, run_id: str) -> dict[str, str]:
                                   max(value) FILTER (WHERE scorer = 'rm') AS rm
                            FROM {scored} GROUP BY gid)
                 SELECT p.pair_id, p.iteration, p.rule, p.scorer, pr.section, pr.text AS prompt,
-                       c.gid AS chosen_gid, r.gid AS rejected_gid,
+                       c.gid AS chosen_gid, r.gid AS rejected_gid, c.source AS chosen_source, r.source AS rejected_source,
                        p.chosen_score, p.rejected_score, p.margin,
                        c.n_chars AS chosen_chars, r.n_chars AS rejected_chars, c.n_chars - r.n_chars AS length_diff,
                        vc.gold AS chosen_gold, vr.gold AS rejected_gold, vc.rm AS chosen_rm, vr.rm AS rejected_rm,

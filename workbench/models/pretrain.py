@@ -28,8 +28,12 @@ RECORD = "base.json"  # in a base folder: its key and what it was built from; in
 
 
 def cache_root(cfg: RunConfig) -> Path:
+    """`pretrain.cache_dir`, else $WORKBENCH_BASE_CACHE (the test suite points it at one folder per test run), else
+    $XDG_CACHE_HOME/workbench/base, else ~/.cache/workbench/base."""
     if cfg.pretrain.cache_dir:
         return Path(cfg.pretrain.cache_dir)
+    if os.environ.get("WORKBENCH_BASE_CACHE"):
+        return Path(os.environ["WORKBENCH_BASE_CACHE"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench" / "base"
 
 

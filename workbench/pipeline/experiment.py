@@ -3,7 +3,9 @@
     workbench experiment NAME [--seeds 0,1,2] [--preset default] [--root DIR] [--set key=value ...]
 
 For each seed the first arm runs the whole pipeline; the other arms fork it (`Pipeline.fork`), sharing its π0,
-reward model and π0 evaluation, so arms differ only in what the comparison is about. Every arm's run is tagged in
+reward model and π0 evaluation, so arms differ only in what the comparison is about. When a run under the root
+already has those stages for the same config and seed (another experiment's arm, say), the first arm forks that
+run instead of recomputing them (`--fresh` recomputes). Every arm's run is tagged in
 the `experiments` table; the summary (mean ± sd over seeds of each arm's last iteration) is printed, written as
 `<root>/experiments/<experiment_id>.md`, and can be recomputed from the store with `summary(root, id)`.
 
@@ -75,9 +77,34 @@ def _loop_wall_s(root: Path, run_id: str) -> float:
     return float(rows[0][0])
 
 
+def shared_prefix_run(root: Path, cfg: RunConfig, log=print):
+    """A run under `root` whose stages before the loop are finished and were made from the same config as `cfg`'s
+    (`run.prefix_differences`): its Pipeline, which an experiment's first arm forks instead of recomputing them
+    (the stages are seeded, so the result is the same); None when there is none."""
+    from workbench.config import ConfigError, from_dict
+    from workbench.pipeline.run import Pipeline, prefix_differences
+
+    if not root.is_dir():
+        return None
+    _, rows = query(root, "select run_id, config from runs where seed = ? and world_seed = ? order by created_at",
+                    [cfg.seed, cfg.world.seed])
+    for run_id, config in rows:
+        try:
+            other = from_dict(RunConfig, json.loads(config))
+        except (ConfigError, ValueError):  # a run from another version of the config: not comparable
+            continue
+        if prefix_differences(other, cfg):
+            continue
+        donor = Pipeline.resume(root, run_id, log=log)
+        if {(stage, 0) for stage, t in donor.plan() if t == 0} <= donor.done():
+            return donor
+    return None
+
+
 def run_experiment(experiment: str, seeds: list[int], preset: str = "default", root: str | Path = "runs",
-                   overrides: list[str] = (), log=print) -> str:
-    """Run every arm for every seed; returns the experiment id."""
+                   overrides: list[str] = (), log=print, reuse: bool = True) -> str:
+    """Run every arm for every seed; returns the experiment id. With `reuse`, a seed's first arm forks a run already
+    under `root` whose stages before the loop match (`shared_prefix_run`), e.g. another experiment's arm."""
     from workbench.pipeline.run import Pipeline
     from workbench.store import RunStore
 
@@ -98,8 +125,10 @@ def run_experiment(experiment: str, seeds: list[int], preset: str = "default", r
                 arm_overrides.append(f"loop.time_budget_s={_loop_wall_s(root, first.run_id):.1f}")
             cfg = load_config(preset=preset, overrides=base_overrides + arm_overrides)
             cfg.name = f"{experiment}.{arm.name}"
-            log(f"[workbench] experiment {experiment}: seed {seed}, arm {arm.name}")
-            pipeline = Pipeline(cfg, root, log=log) if first is None else Pipeline.fork(first, cfg, log=log)
+            donor = first or (shared_prefix_run(root, cfg, log) if reuse else None)
+            shared = f" (π0, reward model and π0 evaluation from run {donor.run_id})" if donor and not first else ""
+            log(f"[workbench] experiment {experiment}: seed {seed}, arm {arm.name}{shared}")
+            pipeline = Pipeline(cfg, root, log=log) if donor is None else Pipeline.fork(donor, cfg, log=log)
             RunStore(root, pipeline.run_id).write(
                 [ExperimentArm(pipeline.run_id, experiment_id, experiment, arm.name, seed, json.dumps(arm_overrides))],
                 "experiment",

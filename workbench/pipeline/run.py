@@ -1,8 +1,9 @@
-"""The whole pipeline on one config: world → SFT → reward model → T iterations of DPO, each evaluated.
+"""The whole pipeline on one config: world → base model → SFT → reward model → T iterations of DPO, each evaluated.
 
     workbench run --preset quick                      # the CLI
     Pipeline(load_config(preset="quick")).run()       # the same from Python, or one stage at a time:
-    p = Pipeline(cfg); p.world(); p.sft(); p.reward(); p.evaluate(0); p.rollout(1); p.iteration(1); p.evaluate(1)
+    p = Pipeline(cfg); p.world(); p.pretrain(); p.sft(); p.reward(); p.evaluate(0)
+    p.rollout(1); p.iteration(1); p.evaluate(1)
 
 Every stage reads its inputs from the run folder (models) and the store (tables), seeds itself, and records
 itself in the `stages` table once its outputs are written, so stages can run one at a time, in separate
@@ -53,6 +54,21 @@ def loop_prompt_texts(cfg: RunConfig) -> dict[int, list[str]]:
     return {t: every[(t - 1) * n : t * n] for t in iterations}
 
 
+def prefix_differences(a: RunConfig, base: RunConfig) -> list[str]:
+    """The config sections read by the stages before the loop (world, pretrain, SFT, reward, π0's evaluation) in
+    which a run of `a` and one of `base` differ; [] when the first can share the second's stages. The loop's prompt
+    count and the rollout's sample count and temperatures are the loop's, not the prefix's; a base that also trained
+    the preference model serves a run that does not need it (the reward stage trains the BT RM first, so it is the
+    same model either way)."""
+    x, y = to_dict(a), to_dict(base)
+    for d in (x, y):
+        d["world"].pop("n_iter")
+        d["generation"] = {k: d["generation"][k] for k in ("max_new_tokens", "top_p", "batch_size")}
+    needs, has = (c.reward.train_pm or c.loop.oracle.needs_pm for c in (a, base))  # the reward stage trains a PM
+    x["reward"]["train_pm"], y["reward"]["train_pm"] = needs or has, has
+    return [k for k in PREFIX_KEYS if x[k] != y[k]]
+
+
 def new_run_id(name: str) -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{name}-{uuid.uuid4().hex[:6]}"
 
@@ -96,11 +112,7 @@ class Pipeline:
         Allowed when `cfg` differs from the base's only in what comes after those stages (the loop, DPO,
         generation of rollouts, world.n_iter); the shared stages' rows are copied with the new run id.
         """
-        a, b = to_dict(cfg), to_dict(base.cfg)
-        for d in (a, b):
-            d["world"].pop("n_iter")
-            d["generation"] = {k: d["generation"][k] for k in ("max_new_tokens", "top_p", "batch_size")}
-        differ = [k for k in PREFIX_KEYS if a[k] != b[k]]
+        differ = prefix_differences(cfg, base.cfg)
         if differ:
             raise ValueError(f"cannot fork {base.run_id}: the config differs in {', '.join(differ)}, which the shared "
                              "stages depend on")
@@ -225,6 +237,9 @@ class Pipeline:
         from workbench.models import sft
         from workbench.world.demonstrations import demonstrations
 
+        if self.pretrains and ("pretrain", 0) not in self.done():
+            raise RuntimeError(f"run {self.run_id}: pretrain.enabled is true and the pretrain stage has not run: run "
+                               "pretrain() before sft() (SFT starts from the base model)")
         with self._stage("sft", 0, 2):
             if self.cfg.model.pretrained:
                 model.copy_pretrained(self.cfg.model.pretrained, self.store.model_dir("sft"), with_model=True)
@@ -233,9 +248,10 @@ class Pipeline:
             sft.train_sft(self.cfg, demos, self.store.model_dir("init"), self.tokenizer(), self.store.model_dir("sft"))
 
     def reward(self) -> None:
-        """Sample 2k responses per preference prompt from π0, let the annotator label k pairs, train the BT RM."""
-        from workbench.loop import iteration as loop
+        """2k candidate responses per preference prompt (reward_data.py), k pairs of them labelled by the annotator,
+        the BT RM (and the PM) trained on those labels."""
         from workbench.models import reward
+        from workbench.pipeline.reward_data import reward_candidates
 
         with self._stage("reward", 0, 3):
             cfg, store, tokenizer = self.cfg, self.store, self.tokenizer()
@@ -245,16 +261,8 @@ class Pipeline:
                 self.log(f"[workbench] reward model: {cfg.reward.pretrained} ({layout} layout)")
             prompts = self.get_world().split("pref")
             k = cfg.reward.pairs_per_prompt
-            if cfg.reward.source == "toy":  # the world's demonstrations instead of π0's samples
-                from workbench.world.demonstrations import demonstration_samples
-
-                scored = demonstration_samples(cfg, prompts, 2 * k, tokenizer, seed=cfg.seed * 1000 + 500)
-            else:
-                scored = loop.sample_and_score(
-                    cfg, self.policy_dir(0), tokenizer, None, prompts,
-                    iteration=0, purpose="pref", n=2 * k, temperatures=[1.0],
-                    max_new_tokens=cfg.generation.max_new_tokens, seed=cfg.seed * 1000 + 500,
-                )
+            # π0's samples, demonstrations, perturbed answers (reward.source, reward.mix; pipeline/reward_data.py)
+            scored = reward_candidates(cfg, prompts, self.policy_dir(0), tokenizer, seed=cfg.seed * 1000 + 500)
             g = scored.generations
             labelled = label_pairs(random.Random(cfg.seed * 1000 + 7), [x.text for x in g], [x.n_chars for x in g],
                                    scored.gold, disjoint_pairs(len(prompts), k), cfg.annotator)

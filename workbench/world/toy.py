@@ -43,6 +43,7 @@ FILLERS = (
 )
 CLOSINGS = (" I hope this helps.", " Let me know if you need more.", " Thanks for asking!")
 REFUSAL = "Sorry, I can't help with that."
+VAGUE = ("You could look into it.", "Try to find someone who knows.", "That depends.")  # answers naming nothing
 
 
 def format_prompt(text: str) -> str:
@@ -55,7 +56,8 @@ def unformat_prompt(prompt: str) -> str:
     return prompt[3:-3] if prompt.startswith("Q: ") and prompt.endswith("\nA:") else prompt
 
 
-def _pad(rng: random.Random, response: str) -> str:
+def pad(rng: random.Random, response: str) -> str:
+    """`response` wrapped in a filler opening and a closing sentence: the same content, longer."""
     return rng.choice(FILLERS) + response + rng.choice(CLOSINGS)
 
 
@@ -64,7 +66,7 @@ def _verbosity(response: str, reference: str) -> float:
 
 
 def _maybe_pad(rng: random.Random, text: str, cfg: WorldConfig) -> str:
-    return _pad(rng, text) if rng.random() < cfg.demo_verbose_rate else text
+    return pad(rng, text) if rng.random() < cfg.demo_verbose_rate else text
 
 
 class Addition:
@@ -240,7 +242,7 @@ class Successor:
 def _digits(text: str) -> list[str]:
     out, cur = [], ""
     for ch in text:
-        if ch.isdigit():
+        if "0" <= ch <= "9":  # ASCII digits only: str.isdigit also accepts "²", which int() rejects
             cur += ch
         elif cur:
             out.append(cur)
@@ -329,7 +331,7 @@ def with_loop_prompts(world: World, texts: dict[int, list[str]]) -> World:
 def corpus(cfg: WorldConfig) -> list[str]:
     """Every string the world can produce, for training the tokenizer."""
     rng = random.Random(cfg.seed + 1)
-    texts = list(FILLERS) + list(CLOSINGS) + [format_prompt(""), REFUSAL]
+    texts = list(FILLERS) + list(CLOSINGS) + list(VAGUE) + [format_prompt(""), REFUSAL]
     wide = dataclasses.replace(cfg, demo_error_rate=0.5, demo_verbose_rate=0.5)
     for family in FAMILIES.values():
         for _ in range(1000):

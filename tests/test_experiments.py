@@ -14,6 +14,7 @@ EXPECTED_ARMS = {
     "oracle": ["rm", "pm", "annotator", "gold"],
     "trl-online-dpo": ["ours", "trl-online-dpo"],
     "rl-baseline": ["ours", "trl-rloo"],
+    "dpo-settings": ["default", "beta=0.3", "lr=5e-6", "rpo", "reference=previous"],
 }
 PEER_ARMS = {"trl-online-dpo": "trl-online-dpo", "rl-baseline": "trl-rloo"}
 

@@ -21,6 +21,8 @@ Experiments:
   our loop's rollout and DPO stages took on the same seed, on the same prompts.
 - rl-baseline: our loop vs TRL's RLOOTrainer (the deep-RL arm: n samples per prompt, leave-one-out baseline,
   KL penalty to π0) with the same RM as its reward, at the same wall-clock, on the same prompts.
+- dpo-settings: the loop's own knobs against over-optimizing the RM: the default vs DPO β = 0.3, a learning rate
+  of 5e-6, RPO (DPO plus the NLL of the chosen response, TRL's ["sigmoid", "sft"]) and π_{t−1} as the reference.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def arms(experiment: str, cfg: RunConfig) -> list[Arm]:
     if experiment == "oracle":
         # every arm trains the PM in the shared reward stage, so the pm arm can fork the first
         return [Arm(o, (f"loop.oracle={o}", "reward.train_pm=true")) for o in ("rm", "pm", "annotator", "gold")]
+    if experiment == "dpo-settings":
+        return [Arm(name, tuple(o)) for name, o in DPO_SETTINGS]
     if experiment in PEERS:
         # the peer trains once on all T·n loop prompts until the budget, which is filled in per seed from the first
         # arm's wall time (see `run_experiment`)
@@ -68,7 +72,11 @@ def arms(experiment: str, cfg: RunConfig) -> list[Arm]:
 
 
 PEERS = {"trl-online-dpo": ("trl-online-dpo", "trl_online_dpo"), "rl-baseline": ("trl-rloo", "trl_rloo")}
-EXPERIMENTS = ("online-vs-offline", "length-penalty", "oracle", "trl-online-dpo", "rl-baseline")
+# the loop's own knobs against over-optimization: a stronger pull to the reference, a smaller step, RPO's NLL term on
+# the chosen response, the previous policy as the reference
+DPO_SETTINGS = (("default", ()), ("beta=0.3", ("dpo.beta=0.3",)), ("lr=5e-6", ("dpo.learning_rate=5e-6",)),
+                ("rpo", ("dpo.loss_type=[sigmoid,sft]",)), ("reference=previous", ("loop.reference=previous",)))
+EXPERIMENTS = ("online-vs-offline", "length-penalty", "oracle", "trl-online-dpo", "rl-baseline", "dpo-settings")
 
 
 def _loop_wall_s(root: Path, run_id: str) -> float:
@@ -93,7 +101,7 @@ def shared_prefix_run(root: Path, cfg: RunConfig, log=print):
             other = from_dict(RunConfig, json.loads(config))
         except (ConfigError, ValueError):  # a run from another version of the config: not comparable
             continue
-        if prefix_differences(other, cfg):
+        if prefix_differences(cfg, other):
             continue
         donor = Pipeline.resume(root, run_id, log=log)
         if {(stage, 0) for stage, t in donor.plan() if t == 0} <= donor.done():

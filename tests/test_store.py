@@ -109,3 +109,45 @@ def test_a_column_added_to_a_record_reads_as_null_in_older_segments(tmp_path):
                                                 "perturbed:wrong_number")], "reward-000")
     rows = query(tmp_path, "select run_id, source from generations order by run_id")[1]
     assert rows == [("new", "perturbed:wrong_number"), ("old", None)]
+
+
+
+def test_a_join_on_run_and_id_stays_a_join_on_a_root_of_several_runs(tmp_path):
+    """DuckDB's join-order optimizer, seeing `run_id` equal across all four tables, joined the two `generations`
+    sides and `prompts` on run_id alone (every row of a run with every other) and spilled to disk until it was full.
+    `connect` keeps the joins in the order written. The store below has the shape of two quick runs (ids, segment
+    sizes) on which the loop's own pairs query blew up; DuckDB's memory and temp space are capped so a cross
+    product fails in seconds instead of filling the disk."""
+    from workbench.records import Generation, Pair, Prompt
+
+    splits = [("sft", 720), ("pref", 480), ("iter", 192), ("eval", 48)]
+    for run, evals in (("run-a", 2), ("run-b", 1)):
+        store = RunStore(tmp_path, run)
+        store.write([Prompt(run, f"{s}-{i:06d}", s, int(s == "iter"), "chat", "f", f"{s} question {i}", "{}", "")
+                     for s, n in splits for i in range(n)], "world")
+
+        def gens(seg, purpose, split, n_prompts, k, it):
+            store.write([Generation(run, f"{seg}-{split}-{i:06d}-{j}", f"{split}-{i:06d}", it, purpose, j, 1.0, 1.0, 8,
+                                    f"answer {seg} {i} {j}", 4, 20) for i in range(n_prompts) for j in range(k)], seg)
+
+        for t in range(evals):
+            gens(f"eval{t}", "eval", "eval", 72, 1, t)
+        gens("pref", "pref", "pref", 480, 3, 0)
+        store.write([Pair(run, f"rm{k}-{i:06d}", 0, f"pref-{i:06d}", f"pref-pref-{i:06d}-0", f"pref-pref-{i:06d}-{k}",
+                          1.0, 0.0, 1.0, "annotator", "annotator") for k, n in ((1, 480), (2, 220)) for i in range(n)],
+                    "rm-train")
+        gens("rollout1", "rollout", "iter", 48, 4, 1)
+        store.write([Pair(run, f"dpo1-{i:06d}", 1, f"iter-{i:06d}", f"rollout1-iter-{i:06d}-0",
+                          f"rollout1-iter-{i:06d}-3", 1.0, 0.0, 1.0, "best_worst", "rm") for i in range(48)], "dpo-001")
+    con = connect(tmp_path)
+    con.execute("SET memory_limit = '256MB'")
+    con.execute("SET max_temp_directory_size = '64MB'")
+    rows = con.execute(
+        """select p.text, c.text, r.text from pairs x
+           join prompts p on p.run_id = x.run_id and p.prompt_id = x.prompt_id
+           join generations c on c.run_id = x.run_id and c.generation_id = x.chosen_id
+           join generations r on r.run_id = x.run_id and r.generation_id = x.rejected_id
+           where x.run_id = ? and x.iteration = ? and x.rule = 'best_worst' order by x.pair_id""",
+        ["run-b", 1],
+    ).fetchall()
+    assert len(rows) == 48 and rows[0] == ("iter question 0", "answer rollout1 0 0", "answer rollout1 0 3")

@@ -180,6 +180,12 @@ def connect(root: str | Path, run_id: str | None = None) -> duckdb.DuckDBPyConne
     for marker in root.glob(f"{run_glob}/store.json"):
         check_version(marker.parent)
     con = duckdb.connect(":memory:")
+    # Joins run in the order a query writes them. With several runs under one root, DuckDB's join-order optimizer
+    # underestimates a join on run_id alone (every table has it, and `x.run_id = ?` makes them all equal), so it
+    # joined e.g. both sides of a pair's generations on run_id first: every row of a run with every other, spilled
+    # to ./.tmp until the disk was full. Our queries write the id joins first; at the store's size order matters
+    # little otherwise (tests/test_store.py has the query that blew up).
+    con.execute("SET disabled_optimizers = 'join_order'")
     for name, cls in TABLES.items():
         pattern = root / run_glob / "segments" / "*" / name / "*.parquet"
         if any(root.glob(str(pattern.relative_to(root)))):

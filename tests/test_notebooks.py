@@ -96,7 +96,8 @@ def test_api_stage_by_stage_matches_the_cli_run(nb_env, executed, quick_cli_run)
     cli_root, cli_run = quick_cli_run
     wb, cli = Workbench(nb_env), Workbench(cli_root)
     mine = wb.find_run("quick")  # 01's run: 02-04 reused it (test above)
-    assert mine is not None and wb.table("stages", mine).sort_values("finished_at").stage.tolist()[:3] == ["world", "sft", "reward"]
+    stages = wb.table("stages", mine).sort_values("finished_at").stage.tolist()
+    assert stages[:4] == ["world", "pretrain", "sft", "reward"]
     a, b = wb.metrics(mine), cli.metrics(cli_run)
     assert list(a.columns) == list(b.columns) and len(a) == len(b) == 3
     assert a.drop(columns="iteration").to_numpy() == pytest.approx(b.drop(columns="iteration").to_numpy(), nan_ok=True)

@@ -360,8 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--preset", default="default")
     x.add_argument("--root", default="runs")
     x.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field in every arm")
-    x.add_argument("--fresh", action="store_true", help="recompute the stages before the loop even when a run under "
-                   "--root already has them for the same config and seed (by default the first arm forks that run)")
+    x.add_argument("--fresh", action="store_true", help="recompute every arm even when a run under --root already "
+                   "has its stages: by default an arm some finished run made from the same config is taken as it is "
+                   "(not in the peer comparisons), and a seed's first arm forks a run with the same stages before "
+                   "the loop")
     x.set_defaults(fn=cmd_experiment)
 
     d = sub.add_parser("dashboard", help="the Streamlit dashboard: runs, curves, reward distributions, length bias, pairs")

@@ -126,7 +126,7 @@ def test_a_join_on_run_and_id_stays_a_join_on_a_root_of_several_runs(tmp_path):
         store.write([Prompt(run, f"{s}-{i:06d}", s, int(s == "iter"), "chat", "f", f"{s} question {i}", "{}", "")
                      for s, n in splits for i in range(n)], "world")
 
-        def gens(seg, purpose, split, n_prompts, k, it):
+        def gens(seg, purpose, split, n_prompts, k, it, store=store, run=run):
             store.write([Generation(run, f"{seg}-{split}-{i:06d}-{j}", f"{split}-{i:06d}", it, purpose, j, 1.0, 1.0, 8,
                                     f"answer {seg} {i} {j}", 4, 20) for i in range(n_prompts) for j in range(k)], seg)
 

@@ -298,8 +298,19 @@ def page_reward_model(Q, selected):
         agg = agree.assign(judge=agree.scorer + " · it " + agree.iteration.astype(str))
         st.plotly_chart(figures.accuracy_by_section(agg, color="judge"), key="rm_gold")
         st.dataframe(agree, hide_index=True, key="rm_gold_table")
+    st.subheader("Is the RM still right on the policy's samples? (drift)")
+    st.caption("`rm_policy_accuracy`: over pairs of two samples of π_t for one eval prompt whose gold utilities "
+               "differ, the share the reward model orders as gold does. The RM learned on π0's samples; a falling "
+               "line shows where the proxy stops being right while the loop still trusts it. Dotted: chance.")
+    drift = Q("rm_drift", selected)
+    if drift.empty:
+        no_data("metric `rm_policy_accuracy` is not in these runs (eval.drift_samples=0, or an older run)")
+    else:
+        st.plotly_chart(figures.rm_drift(drift, figures.run_colors(selected)), key="rm_drift")
     curves = Q("metric_curves", selected, None)
-    train = curves[(curves.iteration == 0) & curves.name.str.startswith(("rm_", "annotator_"))]
+    train = curves[(curves.iteration == 0) & curves.name.isin(("rm_train_pairs", "rm_train_accuracy",
+                                                                 "annotator_gold_agreement",
+                                                                 "annotator_prefers_longer"))]
     if len(train):
         st.subheader("Reward-model training")
         st.dataframe(train.pivot_table(index="run_id", columns="name", values="value").reset_index(),

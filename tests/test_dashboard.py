@@ -310,6 +310,14 @@ def test_quick_run_pages_show_the_stored_numbers(quick_store, monkeypatch):
     _, rows = query(root, "select value from metrics where name = 'annotator_gold_agreement'")
     assert annot.agree.sum() / annot.n.sum() == pytest.approx(rows[0][0])  # the page recomputes the stored metric
 
+    assert at.get("plotly_chart")  # the drift panel among them: its data is the stored rm_policy_accuracy
+    drift = dd.rm_drift(connect(root), [run_id]).set_index(["iteration", "section"]).value
+    _, rows = query(root, "select iteration, name, value from metrics where name like 'rm_policy_accuracy%' "
+                          "and not isnan(value)")
+    assert len(drift) == len(rows) > 0
+    for it, name, value in rows:
+        assert drift[(it, name.partition(".")[2] or "all")] == pytest.approx(value)
+
     at.sidebar.radio(key="page").set_value("Pairs").run()
     assert not at.exception
     _, rows = query(root, "select count(*) from pairs where rule = 'best_worst'")

@@ -121,3 +121,15 @@ def test_lc_win_rate_equals_alpaca_evals_on_a_runs_evals(quick_cli_run):
         expected = _alpaca_eval_lc(prefs, pol, base)
         assert value == pytest.approx(expected, abs=1e-9)
         assert length_controlled_win_rate(prefs, pol, base) == pytest.approx(expected, abs=1e-9)
+
+
+def test_rm_policy_accuracy_counts_gold_unequal_pairs_of_one_prompt():
+    from workbench.evaluation.metrics import rm_policy_accuracy
+
+    # prompt a (chat): gold 1 > 0 > 0; the RM orders (1 vs 0) right once, wrong once; the gold tie is no pair.
+    # prompt b (reasoning): gold 1 vs 0 with an RM tie: one half. Prompt c (reasoning): all gold-equal, no pair.
+    out = rm_policy_accuracy(["chat"] * 3 + ["reasoning"] * 4, ["a", "a", "a", "b", "b", "c", "c"],
+                             [1.0, 0.0, 0.0, 1.0, 0.0, 0.5, 0.5], [0.9, 0.1, 2.0, 0.3, 0.3, 0.0, 1.0])
+    assert out == {"rm_policy_accuracy": pytest.approx(1.5 / 3), "rm_policy_accuracy.chat": 0.5,
+                   "rm_policy_accuracy.reasoning": 0.5}
+    assert math.isnan(rm_policy_accuracy(["chat"] * 2, ["a", "a"], [1.0, 1.0], [0.0, 1.0])["rm_policy_accuracy"])

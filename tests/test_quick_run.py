@@ -206,6 +206,37 @@ def test_evals_table_recomputes_the_metrics(quick_run):
     assert n_cap == [{"n": cfg.world.n_capability}]
 
 
+def test_rm_policy_accuracy_recomputes_from_the_drift_samples(quick_run):
+    """Every evaluation measures the RM on π_t's own samples: `eval.drift_samples` per eval prompt (purpose
+    `drift`), and `rm_policy_accuracy` (overall and per section) equals the share of their gold-unequal same-prompt
+    pairs the stored RM scores order as gold does, recomputed here in SQL."""
+    root, _, _, _ = quick_run
+    cfg = load_config(preset="quick")
+    n = _sql(root, "select iteration, count(*) as n from generations where purpose = 'drift' group by 1 order by 1")
+    assert n == [{"iteration": t, "n": cfg.world.n_eval * cfg.eval.drift_samples} for t in range(cfg.loop.iterations + 1)]
+    rows = _sql(root, """
+        with s as (select g.iteration, g.prompt_id, g.generation_id, p.section,
+                          max(v.value) filter (where v.scorer = 'gold') as gold,
+                          max(v.value) filter (where v.scorer = 'rm') as rm
+                   from generations g join scores v on v.run_id = g.run_id and v.generation_id = g.generation_id
+                   join prompts p on p.run_id = g.run_id and p.prompt_id = g.prompt_id
+                   where g.purpose = 'drift' group by all),
+             pairs as (select a.iteration, a.section,
+                              case when a.rm = b.rm then 0.5 when (a.rm > b.rm) = (a.gold > b.gold) then 1 else 0 end
+                              as hit
+                       from s a join s b on a.iteration = b.iteration and a.prompt_id = b.prompt_id
+                       and a.generation_id < b.generation_id where a.gold <> b.gold)
+        select iteration, name, avg(hit) as acc, count(*) as n,
+               (select value from metrics m where m.name = x.name and m.iteration = x.iteration) as stored
+        from (select iteration, 'rm_policy_accuracy' as name, hit from pairs
+              union all select iteration, 'rm_policy_accuracy.' || section, hit from pairs) x
+        group by all order by all""")
+    assert {r["iteration"] for r in rows} == set(range(cfg.loop.iterations + 1))
+    assert sum(r["n"] for r in rows if r["name"] == "rm_policy_accuracy") > 100  # enough pairs to mean something
+    for r in rows:
+        assert r["acc"] == pytest.approx(r["stored"]), r
+
+
 def test_stage_by_stage_equals_the_one_shot_run(quick_run, tmp_path):
     """Determinism: the same config and seed, run one stage at a time in this process, gives the same metrics."""
     from workbench.pipeline.run import Pipeline

@@ -119,7 +119,8 @@ def test_kill_and_resume_ten_times(quick_cli_run, tmp_path):
         if run_id:
             # never a half-written stage: every visible (purpose, iteration) group of generations is complete
             expected = {"pref": cfg.world.n_pref * 2 * cfg.reward.pairs_per_prompt, "eval": cfg.world.n_eval,
-                        "rollout": cfg.world.n_iter * cfg.generation.n, "capability": cfg.world.n_capability}
+                        "rollout": cfg.world.n_iter * cfg.generation.n, "capability": cfg.world.n_capability,
+                        "drift": cfg.world.n_eval * cfg.eval.drift_samples}
             for purpose, iteration, n in query(root, "select purpose, iteration, count(*) from generations "
                                                      "group by all")[1]:
                 assert n == expected[purpose], (purpose, iteration, n, kills)

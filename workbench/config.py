@@ -314,6 +314,14 @@ class DPOStageConfig:
 class EvalConfig:
     temperature: float = 0.7
     max_new_tokens: int = 32
+    # RM drift: samples of π_t per eval prompt, at the rollout's temperatures, whose gold-labelled pairs measure the
+    # reward model's accuracy on the policy's own outputs (rm_policy_accuracy); 0 turns the measure off
+    drift_samples: int = 4
+
+    def __post_init__(self):
+        if self.drift_samples == 1 or self.drift_samples < 0:
+            raise ConfigError(f"eval.drift_samples must be 0 (off) or at least 2 (pairs need two samples), "
+                              f"got {self.drift_samples}")
 
 
 @dataclass

@@ -141,6 +141,26 @@ def eval_metrics(
 
 
 
+def rm_policy_accuracy(sections: list[str], prompt_ids: list[str], gold: list[float], rm: list[float]) -> dict[str, float]:
+    """The reward model's accuracy on the policy's own samples: over every pair of two samples of one prompt whose
+    gold utilities differ, the share the RM orders as gold does (an RM tie counts one half), overall and per
+    section (`rm_policy_accuracy`, `rm_policy_accuracy.SECTION`; NaN where a section has no such pair)."""
+    by_prompt: dict[str, list[int]] = defaultdict(list)
+    for i, pid in enumerate(prompt_ids):
+        by_prompt[pid].append(i)
+    hits: dict[str, list[float]] = defaultdict(list)
+    for idx in by_prompt.values():
+        for a, i in enumerate(idx):
+            for j in idx[a + 1:]:
+                if gold[i] == gold[j]:
+                    continue
+                hit = 0.5 if rm[i] == rm[j] else float((rm[i] > rm[j]) == (gold[i] > gold[j]))
+                hits[""].append(hit)
+                hits[f".{sections[i]}"].append(hit)
+    return {f"rm_policy_accuracy{suffix}": fmean(hits[suffix]) if hits[suffix] else float("nan")
+            for suffix in [""] + [f".{s}" for s in sorted(set(sections))]}
+
+
 def annotator_win_probability(gold: list[float], baseline_gold: list[float], chars: list[int],
                               baseline_chars: list[int], cfg) -> list[float]:
     """The simulated annotator's P(policy ≻ baseline) per prompt, averaged over both display orders (so its

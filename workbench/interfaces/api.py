@@ -213,6 +213,12 @@ class Workbench:
                                            color="judge")
 
 
+    def plot_rm_drift(self, run_ids: str | list[str]):
+        """The RM's accuracy on π_t's own samples per iteration and section (`rm_policy_accuracy`)."""
+        from workbench.interfaces import figures
+
+        return figures.rm_drift(self.panel("rm_drift", _ids(run_ids)))
+
     def plot_experiment(self, experiment_id: str, metric: str = "gold_win_rate"):
         """One line per arm of `metric` over iterations (mean over seeds) with the seeds' range as a band."""
         from workbench.interfaces import figures

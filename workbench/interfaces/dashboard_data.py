@@ -154,6 +154,18 @@ def metric_curves(con, run_ids: list[str], section: str | None = None) -> pd.Dat
     )
 
 
+def rm_drift(con, run_ids: list[str]) -> pd.DataFrame:
+    """run_id, iteration, section ("all" or a section), value of `rm_policy_accuracy`: the RM's accuracy on the
+    gold-labelled pairs of π_t's own samples, per iteration (the Reward model page's drift panel)."""
+    return _df(
+        con,
+        "SELECT run_id, iteration, coalesce(nullif(regexp_extract(name, '\\.([^.]*)$', 1), ''), 'all') AS section, "
+        "value FROM metrics WHERE list_contains(?, run_id) AND (name = 'rm_policy_accuracy' OR name LIKE "
+        "'rm\\_policy\\_accuracy.%' ESCAPE '\\') AND NOT isnan(value) ORDER BY run_id, section, iteration",
+        [list(run_ids)],
+    )
+
+
 def metric_sections(con, run_ids: list[str]) -> list[str]:
     """Sections for which per-section metrics ("name.section") exist."""
     rows = con.execute(

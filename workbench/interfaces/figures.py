@@ -32,6 +32,20 @@ def metric_lines(curves: pd.DataFrame, metric: str, title: str | None = None, co
     return fig.update_layout(**_LAYOUT)
 
 
+def rm_drift(drift: pd.DataFrame, colors: dict | None = None) -> go.Figure:
+    """The RM's accuracy on π_t's own samples per iteration, overall and per section, one line per run
+    (drift: run_id, iteration, section, value; dashboard_data.rm_drift)."""
+    order = ["all"] + sorted(s for s in drift.section.unique() if s != "all")
+    fig = px.line(drift, x="iteration", y="value", color="run_id", facet_col="section", markers=True,
+                  category_orders={"section": order}, labels={"value": "RM accuracy"},
+                  color_discrete_map=colors or run_colors(drift.run_id),
+                  title="RM accuracy on the policy's own samples (rm_policy_accuracy)")
+    fig.add_hline(y=0.5, line_dash="dot", line_color="grey")
+    fig.update_xaxes(dtick=1)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    return fig.update_layout(**_LAYOUT)
+
+
 def overoptimization(curves: pd.DataFrame, colors: dict | None = None) -> go.Figure:
     """Proxy vs gold: RM reward and gold utility per iteration, side by side, one colour per run. The RM reward
     rising while the gold utility falls is over-optimization."""

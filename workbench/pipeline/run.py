@@ -29,7 +29,7 @@ from workbench.config import Algorithm, Reference, RunConfig, from_dict, to_dict
 from workbench.data.layout import toy_row
 from workbench.data.reward_sources import extra_reward_rows
 from workbench.distributed import seed_everything
-from workbench.evaluation.metrics import gold_preference, policy_metrics
+from workbench.evaluation.metrics import gold_preference, policy_metrics, rm_policy_accuracy
 from workbench.loop.sampling import disjoint_pairs
 from workbench.records import DataFilter, EvalRow, Iteration, Metric, Pair, Run, Stage
 from workbench.store import RunStore, query
@@ -39,6 +39,7 @@ PER_ITERATION = ("rollout", "iteration", "evaluate")
 # config sections the stages before the loop read: runs that agree on them can share those stages (`fork`)
 PREFIX_KEYS = ("seed", "world", "annotator", "model", "pretrain", "sft", "reward", "eval", "generation")
 EVAL_SEED = 99_991  # the same sampling seed for every policy's eval responses (common random numbers)
+DRIFT_SEED = 77_773  # the RM-drift samples' seed: a stream of its own, so the measure changes no other sample
 
 
 def loop_prompt_texts(cfg: RunConfig) -> dict[int, list[str]]:
@@ -371,8 +372,9 @@ class Pipeline:
             w = self.get_world()
             prompts = w.split("eval")
             sample = dict(n=1, temperatures=[cfg.eval.temperature], max_new_tokens=cfg.eval.max_new_tokens, seed=EVAL_SEED)
+            rm = self.reward_model(tokenizer)
             scored = loop.sample_and_score(
-                cfg, self.policy_dir(t), tokenizer, self.reward_model(tokenizer), prompts, iteration=t, purpose="eval",
+                cfg, self.policy_dir(t), tokenizer, rm, prompts, iteration=t, purpose="eval",
                 **sample,
             )
             capability = loop.sample_and_score(
@@ -402,11 +404,32 @@ class Pipeline:
                 for p, g, b, u, ub, a, lp, rp in zip(prompts, scored.generations, base_gens, scored.gold, base_gold,
                                                       annot, pol_lp, ref_lp)
             ]
+            drift = self._drift(t, tokenizer, rm, prompts)
+            if drift is not None:
+                section = {p.prompt_id: p.section for p in prompts}
+                ids = [g.prompt_id for g in drift.generations]
+                metrics.update(rm_policy_accuracy([section[i] for i in ids], ids, drift.gold, drift.rm))
             seg = f"eval-{t:03d}"
-            store.write(scored.generations + capability.generations, seg)
-            store.write(scored.score_rows(self.run_id) + capability.score_rows(self.run_id), seg)
+            extra = [] if drift is None else drift.generations
+            store.write(scored.generations + capability.generations + extra, seg)
+            store.write(scored.score_rows(self.run_id) + capability.score_rows(self.run_id)
+                        + ([] if drift is None else drift.score_rows(self.run_id)), seg)
             store.write(evals, seg)
             store.write([Metric(self.run_id, t, k, v) for k, v in metrics.items()], seg)
+
+    def _drift(self, t: int, tokenizer, rm, prompts):
+        """π_t's `eval.drift_samples` samples per eval prompt at the rollout's temperatures (purpose `drift`), scored
+        by the RM in use and the gold oracle: the pairs `rm_policy_accuracy` is measured on. None when off."""
+        from workbench.loop import iteration as loop
+
+        cfg = self.cfg
+        if not cfg.eval.drift_samples:
+            return None
+        return loop.sample_and_score(
+            cfg, self.policy_dir(t), tokenizer, rm, prompts, iteration=t, purpose="drift",
+            n=cfg.eval.drift_samples, temperatures=cfg.generation.temperatures,
+            max_new_tokens=cfg.generation.max_new_tokens, seed=DRIFT_SEED + t,
+        )
 
     def _baseline(self, prompts):
         """π0's stored eval responses and their gold utilities, in the order of `prompts`."""

@@ -63,3 +63,24 @@ def test_best_worst_properties(case):
     assert adj[sel.chosen] == max(adj) and adj[sel.rejected] == min(adj)
     assert sel.margin > 0
     assert sel.chosen == adj.index(max(adj)) and sel.rejected == adj.index(min(adj))  # first index on ties
+
+
+def test_refresh_pairs_by_rule():
+    import random
+
+    from workbench.loop.selection import refresh_pairs
+
+    # two prompts × 3 samples; prompt 1's samples 3 and 4 are the same text (no pair)
+    rm = [0.0, 0.1, 1.0, 2.0, 2.0, 2.5]
+    texts = ["a", "b", "c", "d", "d", "e"]
+    uncertain = refresh_pairs(rm, rm, texts, 3, "uncertain", 3, random.Random(0))
+    assert uncertain == [(0, 0, 1), (1, 3, 5), (1, 4, 5)]  # margins 0.1, 0.5, 0.5 (rollout order on ties)
+    assert len(refresh_pairs(rm, rm, texts, 3, "uncertain", 99, random.Random(0))) == 5  # every distinct pair
+    drawn = refresh_pairs(rm, rm, texts, 3, "random", 2, random.Random(0))
+    assert drawn == refresh_pairs(rm, rm, texts, 3, "random", 2, random.Random(0)) and len(set(drawn)) == 2
+    # a length penalty that sinks sample 2 reverses the RM's order of (1, 2) and (0, 2): those two first, the
+    # larger penalised gap first, then the most uncertain remaining pair
+    adjusted = [0.0, 0.1, -1.0, 2.0, 2.0, 2.5]
+    assert refresh_pairs(rm, adjusted, texts, 3, "disagree", 3, random.Random(0)) == [(0, 1, 2), (0, 0, 2), (0, 0, 1)]
+    with pytest.raises(ValueError, match="unknown refresh rule"):
+        refresh_pairs(rm, rm, texts, 3, "loud", 3, random.Random(0))

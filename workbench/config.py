@@ -67,6 +67,14 @@ class Oracle(str, enum.Enum):
         return self is Oracle.PM
 
 
+class RefreshRule(str, enum.Enum):
+    """Which on-policy pairs of an iteration's rollout the annotator labels to refresh the RM (loop.rm_refresh)."""
+
+    UNCERTAIN = "uncertain"  # the RM's smallest margins among the rollout's pairs
+    RANDOM = "random"  # pairs drawn at random
+    DISAGREE = "disagree"  # pairs the RM and the length-penalised score order differently; then the uncertain ones
+
+
 class Algorithm(str, enum.Enum):
     """What trains π_t from the prompts."""
 
@@ -291,9 +299,21 @@ class LoopConfig:
     reference: Reference = Reference.INITIAL
     algorithm: Algorithm = Algorithm.ITERATIVE_DPO
     time_budget_s: float = 0.0  # trl_online_dpo / trl_rloo: stop training after this many seconds (0: train the epochs)
+    # online RM refresh: each iteration the annotator labels refresh_pairs of the rollout's own pairs (picked by
+    # refresh_rule) and the RM continues training on every label so far before it scores the rollout
+    rm_refresh: bool = False
+    refresh_pairs: int = 100
+    refresh_rule: RefreshRule = RefreshRule.UNCERTAIN
+    refresh_epochs: float = 1.0  # passes over all labels so far, from the previous iteration's RM
+    refresh_learning_rate: float = 1e-4
 
     def __post_init__(self):
         check_range("loop", self, ("iterations",), 1)
+        check_range("loop", self, ("refresh_pairs",), 1)
+        check_range("loop", self, ("refresh_epochs", "refresh_learning_rate"), 0, low_open=True)
+        if self.rm_refresh and (self.oracle is not Oracle.RM or self.algorithm is not Algorithm.ITERATIVE_DPO):
+            raise ConfigError("loop.rm_refresh refines the reward model the loop ranks by: it needs loop.oracle=rm "
+                              f"and loop.algorithm=iterative_dpo (got {self.oracle.value}, {self.algorithm.value})")
         if self.algorithm.is_peer and self.iterations != 1:
             raise ConfigError(f"loop.algorithm={self.algorithm.value} trains once: set loop.iterations=1 "
                               "(and world.n_iter to the number of prompts it may use)")

@@ -38,3 +38,31 @@ def best_worst(scores: list[float], lengths: list[int], length_penalty: float = 
     if adj[hi] == adj[lo]:
         return None
     return Selected(hi, lo, adj[hi], adj[lo])
+
+
+def refresh_pairs(rm: list[float], adjusted: list[float], texts: list[str], n: int, rule: str, budget: int,
+                  rng) -> list[tuple[int, int, int]]:
+    """The rollout's pairs the annotator labels to refresh the RM: (prompt index, sample a, sample b), sample
+    indices into the rollout's flat (prompt, sample) order, at most `budget` of them, never two identical texts.
+
+    `uncertain`: the smallest |RM difference| first (the pairs the RM separates least). `random`: drawn with `rng`.
+    `disagree`: pairs whose order under the RM and under the length-penalised score `adjusted` differ (strongest
+    penalised disagreement first), then the uncertain ones to fill the budget (with λ = 0 the two never differ).
+    Ties keep the rollout's order, so a rule picks the same pairs on a resumed run."""
+    pairs = [(i // n, a, b) for i in range(0, len(texts), n) for a in range(i, i + n) for b in range(a + 1, i + n)
+             if texts[a] != texts[b]]
+    if rule == "random":
+        return sorted(rng.sample(pairs, min(budget, len(pairs))))
+    uncertain = sorted(pairs, key=lambda p: abs(rm[p[1]] - rm[p[2]]))
+    if rule == "uncertain":
+        return uncertain[:budget]
+    if rule != "disagree":
+        raise ValueError(f"unknown refresh rule {rule!r} (uncertain, random, disagree)")
+
+    def sign(x: float) -> int:
+        return (x > 0) - (x < 0)
+
+    disagree = [p for p in pairs if sign(rm[p[1]] - rm[p[2]]) != sign(adjusted[p[1]] - adjusted[p[2]])]
+    disagree.sort(key=lambda p: -abs(adjusted[p[1]] - adjusted[p[2]]))
+    picked = set(disagree[:budget])
+    return disagree[:budget] + [p for p in uncertain if p not in picked][: budget - len(picked)]

@@ -36,15 +36,18 @@ def load_reward_model(path: Path | str, tokenizer):
     return model
 
 
-def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, out: Path) -> dict:
-    """Train on `rows` ({"prompt", "chosen", "rejected"}) starting from `init_dir`; save to `out`."""
+def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, out: Path, *,
+                 epochs: float | None = None, learning_rate: float | None = None, seed: int | None = None) -> dict:
+    """Train on `rows` ({"prompt", "chosen", "rejected"}) starting from `init_dir`; save to `out`. `epochs`,
+    `learning_rate` and `seed` default to the reward stage's (an online refresh passes its own)."""
     from datasets import Dataset
     from trl import RewardConfig, RewardTrainer
 
     r = cfg.reward
     args = RewardConfig(
-        **training_args(cfg.seed, out / "trainer", r.epochs, r.learning_rate, r.batch_size, cfg.report_to,
-                         r.gradient_accumulation_steps),
+        **training_args(cfg.seed if seed is None else seed, out / "trainer", r.epochs if epochs is None else epochs,
+                        r.learning_rate if learning_rate is None else learning_rate, r.batch_size, cfg.report_to,
+                        r.gradient_accumulation_steps),
         max_length=cfg.model.max_length,
     )
     trainer = RewardTrainer(

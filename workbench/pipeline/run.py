@@ -174,10 +174,18 @@ class Pipeline:
 
         return load_tokenizer(self.store.model_dir("tokenizer"))
 
-    def reward_model(self, tokenizer):
+    def rm_dir(self, t: int = 0) -> Path:
+        """The RM in use once iteration t is done: the reward stage's (models/rm), or with loop.rm_refresh the one
+        iteration t refreshed (models/rm_<t>)."""
+        if t and self.cfg.loop.rm_refresh:
+            return self.store.model_dir(f"rm_{t}")
+        return self.store.model_dir("rm")
+
+    def reward_model(self, tokenizer, t: int = 0):
+        """The RM in use after iteration t (rm_dir), loaded."""
         from workbench.models.reward import load_reward_model
 
-        return load_reward_model(self.store.model_dir("rm"), tokenizer)
+        return load_reward_model(self.rm_dir(t), tokenizer)
 
     def policy_dir(self, t: int) -> Path:
         return self.store.policy_dir(t)
@@ -325,7 +333,7 @@ class Pipeline:
 
                 pm = load_pm(self.store.model_dir("pm"))
             loop.rollout(self.cfg, self.store, self.get_world().split("iter", t), t, tokenizer,
-                         self.reward_model(tokenizer), pm)
+                         self.reward_model(tokenizer, t - 1), pm, rm_dirs=(self.rm_dir(t - 1), self.rm_dir(t)))
 
     def iteration(self, t: int) -> None:
         """Iteration t, second half: DPO on the rollout's pairs, π_{t−1} → π_t (loop.py)."""
@@ -372,7 +380,7 @@ class Pipeline:
             w = self.get_world()
             prompts = w.split("eval")
             sample = dict(n=1, temperatures=[cfg.eval.temperature], max_new_tokens=cfg.eval.max_new_tokens, seed=EVAL_SEED)
-            rm = self.reward_model(tokenizer)
+            rm = self.reward_model(tokenizer, t)
             scored = loop.sample_and_score(
                 cfg, self.policy_dir(t), tokenizer, rm, prompts, iteration=t, purpose="eval",
                 **sample,

@@ -15,6 +15,7 @@ EXPECTED_ARMS = {
     "trl-online-dpo": ["ours", "trl-online-dpo"],
     "rl-baseline": ["ours", "trl-rloo"],
     "dpo-settings": ["default", "beta=0.3", "lr=5e-6", "rpo", "reference=previous"],
+    "rm-refresh": ["fixed", "uncertain", "random", "disagree"],
 }
 PEER_ARMS = {"trl-online-dpo": "trl-online-dpo", "rl-baseline": "trl-rloo"}
 
@@ -48,6 +49,17 @@ def test_experiment_table_has_every_arm(name, root, quick_experiment):
     assert pi0 == [(1,)] * len(seeds)
     if name == "oracle":
         assert table[-1]["ceiling_share"][0] == pytest.approx(1.0) or table[-1]["gold_win_rate"][0] == 0.5
+    if name == "rm-refresh":  # every arm got the same number of annotator labels, on the schedule of its arm
+        from workbench.config import load_config
+
+        loop = load_config(preset="quick").loop
+        labels = query(root, """select e.arm, x.iteration, count(*) from pairs x join experiments e using (run_id)
+                                where e.experiment_id = ? and x.rule = 'refresh' group by all order by all""",
+                       [experiment_id])[1]
+        per_arm = {arm: {it: n for a, it, n in labels if a == arm} for arm in EXPECTED_ARMS[name]}
+        assert per_arm["fixed"] == {1: loop.iterations * loop.refresh_pairs}
+        for arm in ("uncertain", "random", "disagree"):
+            assert per_arm[arm] == {t: loop.refresh_pairs for t in range(1, loop.iterations + 1)}
     if name in PEER_ARMS:
         budget = query(root, """select json_extract_string(r.config, '$.loop.time_budget_s') from runs r
                                join experiments e using (run_id) where e.experiment_id = ? and e.arm = ?""",

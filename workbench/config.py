@@ -75,6 +75,14 @@ class RefreshRule(str, enum.Enum):
     DISAGREE = "disagree"  # pairs the RM and the length-penalised score order differently; then the uncertain ones
 
 
+class RefreshAt(str, enum.Enum):
+    """When an RM refresh spends its labels."""
+
+    EVERY = "every"  # loop.refresh_pairs labels at every iteration: the online refresh
+    FIRST = "first"  # all iterations' labels (iterations × refresh_pairs) at iteration 1, on π0's samples, then none:
+    # a fixed RM given the same number of labels (the rm-refresh experiment's control)
+
+
 class Algorithm(str, enum.Enum):
     """What trains π_t from the prompts."""
 
@@ -304,6 +312,7 @@ class LoopConfig:
     rm_refresh: bool = False
     refresh_pairs: int = 100
     refresh_rule: RefreshRule = RefreshRule.UNCERTAIN
+    refresh_at: RefreshAt = RefreshAt.EVERY
     refresh_epochs: float = 1.0  # passes over all labels so far, from the previous iteration's RM
     refresh_learning_rate: float = 1e-4
 
@@ -314,6 +323,14 @@ class LoopConfig:
         if self.rm_refresh and (self.oracle is not Oracle.RM or self.algorithm is not Algorithm.ITERATIVE_DPO):
             raise ConfigError("loop.rm_refresh refines the reward model the loop ranks by: it needs loop.oracle=rm "
                               f"and loop.algorithm=iterative_dpo (got {self.oracle.value}, {self.algorithm.value})")
+
+    def refresh_budget(self, t: int) -> int:
+        """Annotator labels the RM refresh spends at iteration t (0: none, the RM stays as it is)."""
+        if not self.rm_refresh:
+            return 0
+        if self.refresh_at is RefreshAt.FIRST:
+            return self.refresh_pairs * self.iterations if t == 1 else 0
+        return self.refresh_pairs
         if self.algorithm.is_peer and self.iterations != 1:
             raise ConfigError(f"loop.algorithm={self.algorithm.value} trains once: set loop.iterations=1 "
                               "(and world.n_iter to the number of prompts it may use)")

@@ -115,7 +115,7 @@ def rollout(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, toke
         iteration=t, purpose="rollout", n=g.n, temperatures=g.temperatures, max_new_tokens=g.max_new_tokens,
         seed=cfg.seed * 1000 + t,
     )
-    if cfg.loop.rm_refresh:
+    if cfg.loop.refresh_budget(t):
         from workbench.loop.refresh import refresh
 
         scored.rm, labels = refresh(cfg, store, prompts, t, tokenizer, scored, *rm_dirs)

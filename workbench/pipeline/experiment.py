@@ -41,7 +41,7 @@ from workbench.store import query
 
 SUMMARY_METRICS = (
     "gold_win_rate", "lc_win_rate", "gold_utility", "rm_reward", "mean_length_chars", "kl_to_ref",
-    "reward_length_corr", "alignment_tax",
+    "reward_length_corr", "alignment_tax", "rm_policy_accuracy",
 )
 
 
@@ -63,6 +63,12 @@ def arms(experiment: str, cfg: RunConfig) -> list[Arm]:
         return [Arm(o, (f"loop.oracle={o}", "reward.train_pm=true")) for o in ("rm", "pm", "annotator", "gold")]
     if experiment == "dpo-settings":
         return [Arm(name, tuple(o)) for name, o in DPO_SETTINGS]
+    if experiment == "rm-refresh":
+        # the same number of annotator labels in every arm: the fixed arm spends T·refresh_pairs of them on π0's
+        # samples at iteration 1 (random pairs of its rollout) and keeps that RM; the others refresh every iteration
+        on = "loop.rm_refresh=true"
+        return [Arm("fixed", (on, "loop.refresh_at=first", "loop.refresh_rule=random"))] + [
+            Arm(rule, (on, f"loop.refresh_rule={rule}")) for rule in ("uncertain", "random", "disagree")]
     if experiment in PEERS:
         # the peer trains once on all T·n loop prompts until the budget, which is filled in per seed from the first
         # arm's wall time (see `run_experiment`)
@@ -76,7 +82,8 @@ PEERS = {"trl-online-dpo": ("trl-online-dpo", "trl_online_dpo"), "rl-baseline": 
 # the chosen response, the previous policy as the reference
 DPO_SETTINGS = (("default", ()), ("beta=0.3", ("dpo.beta=0.3",)), ("lr=5e-6", ("dpo.learning_rate=5e-6",)),
                 ("rpo", ("dpo.loss_type=[sigmoid,sft]",)), ("reference=previous", ("loop.reference=previous",)))
-EXPERIMENTS = ("online-vs-offline", "length-penalty", "oracle", "trl-online-dpo", "rl-baseline", "dpo-settings")
+EXPERIMENTS = ("online-vs-offline", "length-penalty", "oracle", "trl-online-dpo", "rl-baseline", "dpo-settings",
+               "rm-refresh")
 
 
 def _loop_wall_s(root: Path, run_id: str) -> float:

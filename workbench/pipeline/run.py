@@ -176,10 +176,9 @@ class Pipeline:
 
     def rm_dir(self, t: int = 0) -> Path:
         """The RM in use once iteration t is done: the reward stage's (models/rm), or with loop.rm_refresh the one
-        iteration t refreshed (models/rm_<t>)."""
-        if t and self.cfg.loop.rm_refresh:
-            return self.store.model_dir(f"rm_{t}")
-        return self.store.model_dir("rm")
+        the last refresh up to iteration t made (models/rm_<k>)."""
+        last = max((k for k in range(1, t + 1) if self.cfg.loop.refresh_budget(k)), default=0)
+        return self.store.model_dir(f"rm_{last}" if last else "rm")
 
     def reward_model(self, tokenizer, t: int = 0):
         """The RM in use after iteration t (rm_dir), loaded."""

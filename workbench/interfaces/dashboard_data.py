@@ -382,9 +382,13 @@ def browse_pairs(
               AND length_diff BETWEEN $len_lo AND $len_hi
               AND ($gold IS NULL OR gold_verdict = $gold)
               AND ($rm IS NULL OR rm_verdict = $rm)
-            ORDER BY {order_sql} LIMIT $limit OFFSET $offset)
+            ORDER BY {order_sql} LIMIT $limit OFFSET $offset),
+        -- the page's texts first (a semi join on the page's few ids), so the joins below stay small: store
+        -- connections run joins in the order written (store.connect)
+        g AS (SELECT gid, text FROM {t["gen"]}
+              WHERE gid IN (SELECT chosen_gid FROM x UNION ALL SELECT rejected_gid FROM x))
         SELECT x.* EXCLUDE (chosen_gid, rejected_gid), c.text AS chosen, r.text AS rejected
-        FROM x LEFT JOIN {t["gen"]} c ON c.gid = x.chosen_gid LEFT JOIN {t["gen"]} r ON r.gid = x.rejected_gid
+        FROM x LEFT JOIN g c ON c.gid = x.chosen_gid LEFT JOIN g r ON r.gid = x.rejected_gid
         ORDER BY {order_sql}
         """,
         {

@@ -27,7 +27,7 @@ from typing import Mapping
 
 from workbench.config import AnnotatorConfig, from_dict
 from workbench.data.layout import toy_row
-from workbench.store import connect, store_version
+from workbench.store import connect, query, store_version
 from workbench.world.annotator import preference_probability
 
 
@@ -241,3 +241,17 @@ def export_trl(root: str | Path, out: str | Path, run_id: str | None = None) -> 
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     tmp.replace(out)
     return len(rows)
+
+
+def pair_rows(root: Path, run_id: str, where: str, params: list, order: str = "x.pair_id") -> list[dict]:
+    """Stored `pairs` rows of one run (alias x) matching `where`, as preference rows (prompt, chosen, rejected)."""
+    _, rows = query(
+        root,
+        f"""select p.text, c.text, r.text from pairs x
+            join prompts p on p.run_id = x.run_id and p.prompt_id = x.prompt_id
+            join generations c on c.run_id = x.run_id and c.generation_id = x.chosen_id
+            join generations r on r.run_id = x.run_id and r.generation_id = x.rejected_id
+            where x.run_id = ? and ({where}) order by {order}""",
+        [run_id, *params],
+    )
+    return [toy_row(p, c, r) for p, c, r in rows]

@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 
 from workbench.config import Oracle, Reference, RunConfig
-from workbench.data.layout import toy_row
+from workbench.data.labels import pair_rows
 from workbench.distributed import rank_log_callback
 from workbench.loop.generation import get_generator
 from workbench.loop.selection import best_worst
@@ -165,18 +165,7 @@ def annotator_wins(cfg: RunConfig, scored: Scored, n: int, rng: random.Random) -
 
 def dpo_rows(root: Path, run_id: str, t: int) -> list[dict]:
     """Iteration t's selected pairs, read back from the store as DPO rows (prompt, chosen, rejected)."""
-    from workbench.store import query
-
-    _, rows = query(
-        root,
-        """select p.text, c.text, r.text from pairs x
-           join prompts p on p.run_id = x.run_id and p.prompt_id = x.prompt_id
-           join generations c on c.run_id = x.run_id and c.generation_id = x.chosen_id
-           join generations r on r.run_id = x.run_id and r.generation_id = x.rejected_id
-           where x.run_id = ? and x.iteration = ? and x.rule = 'best_worst' order by x.pair_id""",
-        [run_id, t],
-    )
-    return [toy_row(p, c, r) for p, c, r in rows]
+    return pair_rows(root, run_id, "x.iteration = ? and x.rule = 'best_worst'", [t])
 
 
 def train_iteration(cfg: RunConfig, store: RunStore, t: int, tokenizer, n_prompts: int) -> Iteration:

@@ -17,10 +17,11 @@ import random
 from pathlib import Path
 
 from workbench.config import RunConfig
+from workbench.data.labels import pair_rows
 from workbench.data.layout import toy_row
 from workbench.loop.selection import adjusted_scores, refresh_pairs
 from workbench.records import Pair, Prompt, Scored
-from workbench.store import RunStore, query
+from workbench.store import RunStore
 from workbench.world.annotator import prefers_a
 from workbench.world.toy import format_prompt
 
@@ -28,18 +29,9 @@ from workbench.world.toy import format_prompt
 def stored_labels(root: Path, run_id: str, t: int, with_reward_stage: bool) -> list[dict]:
     """The annotator labels an RM refresh at iteration t trains on besides its own: the reward stage's (iteration
     0, rule `annotator`; left out when reward.dataset replaced them) and the refreshes of iterations 1..t−1."""
-    _, rows = query(
-        root,
-        """select p.text, c.text, r.text from pairs x
-           join prompts p on p.run_id = x.run_id and p.prompt_id = x.prompt_id
-           join generations c on c.run_id = x.run_id and c.generation_id = x.chosen_id
-           join generations r on r.run_id = x.run_id and r.generation_id = x.rejected_id
-           where x.run_id = ? and ((x.rule = 'annotator' and x.iteration = 0 and ?)
-                                   or (x.rule = 'refresh' and x.iteration between 1 and ?))
-           order by x.iteration, x.pair_id""",
-        [run_id, with_reward_stage, t - 1],
-    )
-    return [toy_row(p, c, r) for p, c, r in rows]
+    return pair_rows(root, run_id, "(x.rule = 'annotator' and x.iteration = 0 and ?) "
+                                   "or (x.rule = 'refresh' and x.iteration between 1 and ?)",
+                     [with_reward_stage, t - 1], order="x.iteration, x.pair_id")
 
 
 def refresh(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, tokenizer, scored: Scored,

@@ -60,6 +60,14 @@ def test_experiment_table_has_every_arm(name, root, quick_experiment):
         assert per_arm["fixed"] == {1: loop.iterations * loop.refresh_pairs}
         for arm in ("uncertain", "random", "disagree"):
             assert per_arm[arm] == {t: loop.refresh_pairs for t in range(1, loop.iterations + 1)}
+        # iteration 1 samples the same rollout from the shared π0 in every arm; disagree picks by the RM against
+        # r − refresh_length_penalty·len, not the RM's margins alone, so its pairs are not the uncertain arm's
+        rows = query(root, """select e.arm, least(x.chosen_id, x.rejected_id), greatest(x.chosen_id, x.rejected_id)
+                              from pairs x join experiments e using (run_id)
+                              where e.experiment_id = ? and x.rule = 'refresh' and x.iteration = 1""",
+                     [experiment_id])[1]
+        picked = {arm: {(a, b) for r, a, b in rows if r == arm} for arm in ("uncertain", "disagree")}
+        assert picked["disagree"] != picked["uncertain"]
     if name in PEER_ARMS:
         budget = query(root, """select json_extract_string(r.config, '$.loop.time_budget_s') from runs r
                                join experiments e using (run_id) where e.experiment_id = ? and e.arm = ?""",

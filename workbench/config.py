@@ -72,7 +72,7 @@ class RefreshRule(str, enum.Enum):
 
     UNCERTAIN = "uncertain"  # the RM's smallest margins among the rollout's pairs
     RANDOM = "random"  # pairs drawn at random
-    DISAGREE = "disagree"  # pairs the RM and the length-penalised score order differently; then the uncertain ones
+    DISAGREE = "disagree"  # pairs the RM and r − refresh_length_penalty·len order differently; then the uncertain ones
 
 
 class RefreshAt(str, enum.Enum):
@@ -315,11 +315,18 @@ class LoopConfig:
     refresh_at: RefreshAt = RefreshAt.EVERY
     refresh_epochs: float = 1.0  # passes over all labels so far, from the previous iteration's RM
     refresh_learning_rate: float = 1e-4
+    # λ (per character) of the disagree rule's length-penalised score r − λ·len; its own, so that the rule tells
+    # pairs apart at the loop's default length_penalty = 0 (0.02: the best λ of the length-penalty experiment)
+    refresh_length_penalty: float = 0.02
 
     def __post_init__(self):
         check_range("loop", self, ("iterations",), 1)
         check_range("loop", self, ("refresh_pairs",), 1)
         check_range("loop", self, ("refresh_epochs", "refresh_learning_rate"), 0, low_open=True)
+        check_range("loop", self, ("time_budget_s", "length_penalty", "refresh_length_penalty"), 0)
+        if self.algorithm.is_peer and self.iterations != 1:
+            raise ConfigError(f"loop.algorithm={self.algorithm.value} trains once: set loop.iterations=1 "
+                              "(and world.n_iter to the number of prompts it may use)")
         if self.rm_refresh and (self.oracle is not Oracle.RM or self.algorithm is not Algorithm.ITERATIVE_DPO):
             raise ConfigError("loop.rm_refresh refines the reward model the loop ranks by: it needs loop.oracle=rm "
                               f"and loop.algorithm=iterative_dpo (got {self.oracle.value}, {self.algorithm.value})")
@@ -331,10 +338,6 @@ class LoopConfig:
         if self.refresh_at is RefreshAt.FIRST:
             return self.refresh_pairs * self.iterations if t == 1 else 0
         return self.refresh_pairs
-        if self.algorithm.is_peer and self.iterations != 1:
-            raise ConfigError(f"loop.algorithm={self.algorithm.value} trains once: set loop.iterations=1 "
-                              "(and world.n_iter to the number of prompts it may use)")
-        check_range("loop", self, ("time_budget_s", "length_penalty"), 0)
 
 
 @dataclass

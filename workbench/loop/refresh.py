@@ -47,7 +47,7 @@ def refresh(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, toke
                          "prompts come from outside the world (world.prompt_dataset); turn the refresh off for them")
     chars = [g.n_chars for g in gens]
     rng = random.Random(cfg.seed * 1000 + 800 + t)
-    picks = refresh_pairs(scored.rm, adjusted_scores(scored.rm, chars, loop.length_penalty), [g.text for g in gens],
+    picks = refresh_pairs(scored.rm, adjusted_scores(scored.rm, chars, loop.refresh_length_penalty), [g.text for g in gens],
                           n, loop.refresh_rule.value, loop.refresh_budget(t), rng)
     labels, rows = [], []
     for k, (i, a, b) in enumerate(picks):

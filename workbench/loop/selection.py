@@ -47,7 +47,8 @@ def refresh_pairs(rm: list[float], adjusted: list[float], texts: list[str], n: i
 
     `uncertain`: the smallest |RM difference| first (the pairs the RM separates least). `random`: drawn with `rng`.
     `disagree`: pairs whose order under the RM and under the length-penalised score `adjusted` differ (strongest
-    penalised disagreement first), then the uncertain ones to fill the budget (with λ = 0 the two never differ).
+    penalised disagreement first), then the uncertain ones to fill the budget (with λ = 0 the two never differ, so
+    the loop passes loop.refresh_length_penalty's λ here, not loop.length_penalty's).
     Ties keep the rollout's order, so a rule picks the same pairs on a resumed run."""
     pairs = [(i // n, a, b) for i in range(0, len(texts), n) for a in range(i, i + n) for b in range(a + 1, i + n)
              if texts[a] != texts[b]]

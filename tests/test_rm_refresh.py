@@ -97,3 +97,85 @@ def test_a_rerun_rollout_replays_the_refresh_exactly(refreshed):
     p.rollout(2)  # as a resume after a kill inside the stage would
     assert query(root, sql, [p.run_id])[1] == before_pairs
     assert [r["rm"] for r in _rollout(root, p.run_id, 2)] == pytest.approx(before_scores, abs=1e-6)
+
+
+HUMAN_BUDGET, WAIT_S = 6, 15.0
+
+
+def _label_refresh_queue(root, run_id, stop, log):
+    """A person in the viewer: takes the `refresh` queue's pairs as they appear and labels them through
+    workbench.interfaces.labeling. Iteration 1: every pair (A, B alternately, so some labels go against the RM's
+    order); iteration 2: two pairs and a skip, then nothing more (the loop waits out loop.refresh_wait_s)."""
+    from workbench.interfaces.labeling import Claims, make_label, next_item, write_label
+
+    claims, done2 = Claims(), 0
+    while not stop.is_set():
+        shown = next_item(root, run_id, "refresh", "alice", claims, "s1", random.Random(len(log)))
+        if shown is None or (shown.item.iteration == 2 and done2 >= 3):
+            stop.wait(0.2)
+            continue
+        choice = "skip" if shown.item.iteration == 2 and done2 == 2 else "AB"[len(log) % 2]
+        write_label(root, make_label(shown, "alice", choice))
+        log.append((shown.item.iteration, shown.item.pair_id, shown.item.rm_margin, shown, choice))
+        done2 += shown.item.iteration == 2
+
+
+@pytest.fixture(scope="module")
+def human_refreshed(quick_cli_run, tmp_path_factory):
+    import threading
+
+    src, donor_id = quick_cli_run
+    root = tmp_path_factory.mktemp("refresh-human") / "runs"
+    shutil.copytree(src, root)
+    cfg = load_config(preset="quick", overrides=["loop.rm_refresh=true", "loop.refresh_source=human",
+                                                 f"loop.refresh_pairs={HUMAN_BUDGET}", f"loop.refresh_wait_s={WAIT_S}"])
+    p = Pipeline.fork(Pipeline.resume(root, donor_id, log=lambda *_: None), cfg, log=lambda *_: None)
+    stop, log = threading.Event(), []
+    person = threading.Thread(target=_label_refresh_queue, args=(root, p.run_id, stop, log), daemon=True)
+    person.start()
+    try:
+        p.run()
+    finally:
+        stop.set()
+        person.join()
+    return root, p, log
+
+
+def test_human_refresh_waits_for_the_viewer_and_trains_on_what_people_said(human_refreshed):
+    root, p, log = human_refreshed
+    # the viewer offered each iteration's queue while its rollout stage was still running: the least certain first
+    first = [x for x in log if x[0] == 1]
+    assert len(first) == HUMAN_BUDGET and len([x for x in log if x[0] == 2]) == 3
+    margins = [abs(m) for _, _, m, _, _ in first]
+    assert all(m is not None for m in margins) and margins == sorted(margins)
+    stored = query(root, """select x.iteration, x.pair_id, x.chosen_id, x.rejected_id, x.scorer from pairs x
+                            where x.run_id = ? and x.rule = 'refresh' order by all""", [p.run_id])[1]
+    # committed: the labelled pairs, oriented as labelled; the skipped and the never-labelled ones are gone
+    want = []
+    for it, pair_id, _, shown, choice in log:
+        if choice == "skip":
+            continue
+        chosen = shown.left_id if choice == "A" else shown.right_id
+        rejected = shown.right_id if choice == "A" else shown.left_id
+        want.append((it, pair_id, chosen, rejected, "human"))
+    assert stored == sorted(want) and len(stored) == HUMAN_BUDGET + 2
+    # the refresh ran at both iterations and iteration 2 waited out loop.refresh_wait_s for the rest
+    assert (p.rm_dir(1) / "config.json").is_file() and (p.rm_dir(2) / "config.json").is_file()
+    wall = dict(query(root, "select iteration, wall_s from stages where run_id = ? and stage = 'rollout'",
+                      [p.run_id])[1])
+    assert wall[2] >= WAIT_S
+    # no published row survives twice: one generation row per id after the commit
+    assert query(root, "select count(*) - count(distinct generation_id) from generations where run_id = ?",
+                 [p.run_id])[1] == [(0,)]
+
+
+def test_human_refresh_without_labels_does_not_wait_when_told_not_to(quick_cli_run, tmp_path):
+    src, donor_id = quick_cli_run
+    root = tmp_path / "runs"
+    shutil.copytree(src, root)
+    cfg = load_config(preset="quick", overrides=["loop.rm_refresh=true", "loop.refresh_source=human",
+                                                 "loop.refresh_wait_s=0", "loop.iterations=1"])
+    p = Pipeline.fork(Pipeline.resume(root, donor_id, log=lambda *_: None), cfg, log=lambda *_: None)
+    p.run()
+    assert query(root, "select count(*) from pairs where run_id = ? and rule = 'refresh'", [p.run_id])[1] == [(0,)]
+    assert (p.rm_dir(1) / "config.json").is_file()  # trained on the labels it had: the reward stage's

@@ -75,6 +75,13 @@ class RefreshRule(str, enum.Enum):
     DISAGREE = "disagree"  # pairs the RM and r − refresh_length_penalty·len order differently; then the uncertain ones
 
 
+class RefreshSource(str, enum.Enum):
+    """Who labels the RM refresh's pairs."""
+
+    ANNOTATOR = "annotator"  # the simulated annotator, at once
+    HUMAN = "human"  # people in the viewer (queue `refresh`): the rollout waits up to loop.refresh_wait_s for them
+
+
 class RefreshAt(str, enum.Enum):
     """When an RM refresh spends its labels."""
 
@@ -318,12 +325,14 @@ class LoopConfig:
     # λ (per character) of the disagree rule's length-penalised score r − λ·len; its own, so that the rule tells
     # pairs apart at the loop's default length_penalty = 0 (0.02: the best λ of the length-penalty experiment)
     refresh_length_penalty: float = 0.02
+    refresh_source: RefreshSource = RefreshSource.ANNOTATOR
+    refresh_wait_s: float = 3600.0  # refresh_source=human: how long a rollout waits for its queue's labels (0: no wait)
 
     def __post_init__(self):
         check_range("loop", self, ("iterations",), 1)
         check_range("loop", self, ("refresh_pairs",), 1)
         check_range("loop", self, ("refresh_epochs", "refresh_learning_rate"), 0, low_open=True)
-        check_range("loop", self, ("time_budget_s", "length_penalty", "refresh_length_penalty"), 0)
+        check_range("loop", self, ("time_budget_s", "length_penalty", "refresh_length_penalty", "refresh_wait_s"), 0)
         if self.algorithm.is_peer and self.iterations != 1:
             raise ConfigError(f"loop.algorithm={self.algorithm.value} trains once: set loop.iterations=1 "
                               "(and world.n_iter to the number of prompts it may use)")

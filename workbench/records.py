@@ -177,7 +177,7 @@ class Label:
     pair_id: str  # pairs.pair_id of the same run
     labeler: str  # the name typed in the viewer, stored as given (data, never interpreted)
     created_at: datetime
-    queue: str  # random, uncertain, disagree, audit: how the pair was picked (agreement differs by queue)
+    queue: str  # random, uncertain, disagree, audit, refresh: how the pair was picked (agreement differs by queue)
     displayed_left: str  # generation id shown as A
     displayed_right: str  # generation id shown as B
     choice: str  # A (left better), B (right better), tie, skip

@@ -102,6 +102,18 @@ class RunStore:
 
     def write(self, rows: list, segment: str) -> Path | None:
         """Write `rows` (records of one table) as `segment`; atomic: whole or not at all."""
+        return self._write(rows, segment, publish=False)
+
+    def publish(self, rows: list, segment: str) -> Path | None:
+        """Inside a transaction, write `rows` visible at once, into the group the transaction will commit: readers
+        (the viewer) see them while the stage runs; the commit replaces them with the group's staged rows, so the
+        stage must write the same rows again if they are to stay. What the loop shows a person while it waits for
+        their labels (loop.refresh_source=human); a stage killed meanwhile leaves them visible until its rerun."""
+        if self._group is None:
+            raise RuntimeError("publish writes into a running stage's group: call it inside transaction()")
+        return self._write(rows, segment, publish=True)
+
+    def _write(self, rows: list, segment: str, publish: bool) -> Path | None:
         if not rows or not self.writes_enabled:
             return None
         _check_name(segment)
@@ -116,11 +128,13 @@ class RunStore:
         if self._group is None:
             self._ensure_version()
             folder = self.dir / "segments" / segment / cls.TABLE
+        elif publish:
+            folder = self.dir / "segments" / self._group / cls.TABLE
         else:
             folder = self.dir / "staging" / self._group / cls.TABLE
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{segment}.parquet"
-        if self._group is not None and final.exists():  # a second write would silently replace the first
+        if self._group is not None and not publish and final.exists():  # a second write would silently replace the first
             raise ValueError(f"stage {self._group!r} wrote {cls.TABLE} rows as segment {segment!r} twice: "
                              "write them together, or under another segment name")
         tmp = folder / f".{segment}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import random
 import threading
 import time
@@ -38,6 +39,7 @@ class Queue(str, enum.Enum):
     UNCERTAIN = "uncertain"
     DISAGREE = "disagree"
     AUDIT = "audit"
+    REFRESH = "refresh"
 
     @property
     def description(self) -> str:
@@ -46,6 +48,8 @@ class Queue(str, enum.Enum):
             Queue.UNCERTAIN: "pairs the reward model is least sure of (smallest |reward margin|) first",
             Queue.DISAGREE: "pairs where the reward model, the annotator and gold do not all agree",
             Queue.AUDIT: f"a fixed sample of {AUDIT_PER_ITERATION} pairs per iteration, the same for every labeler",
+            Queue.REFRESH: "pairs picked to refresh the reward model (loop.rm_refresh), the newest iteration first: "
+                           "a run with loop.refresh_source=human waits for these",
         }[self]
 
 
@@ -73,7 +77,8 @@ def order_queue(items: Sequence[Item], queue: Queue | str, seed: str = "") -> li
     random: a shuffle seeded by `seed` (the viewer passes the labeler, so two people cover different pairs first);
     uncertain: pairs the RM scored, by |rm margin| ascending; disagree: pairs where two of rm / annotator / gold
     prefer different responses, seeded shuffle; audit: per iteration the AUDIT_PER_ITERATION pairs with the
-    smallest hash of (run, pair), the same for every labeler and seed.
+    smallest hash of (run, pair), the same for every labeler and seed; refresh: the RM refresh's pairs (rule
+    `refresh`), the newest iteration first, then by |rm margin| ascending (the order the loop picked them in).
     """
     queue = Queue(queue)
     if queue is Queue.RANDOM:
@@ -87,6 +92,10 @@ def order_queue(items: Sequence[Item], queue: Queue | str, seed: str = "") -> li
         out = sorted((i for i in items if _disagree(i.verdicts)), key=lambda i: (i.run_id, i.pair_id))
         random.Random(_hash("disagree", seed)).shuffle(out)
         return out
+    if queue is Queue.REFRESH:
+        out = [i for i in items if i.rule == "refresh"]
+        return sorted(out, key=lambda i: (-i.iteration, abs(i.rm_margin) if i.rm_margin is not None else math.inf,
+                                          i.run_id, i.pair_id))
     by_iteration: dict[int, list[Item]] = {}
     for i in items:
         by_iteration.setdefault(i.iteration, []).append(i)

@@ -45,6 +45,24 @@ def test_a_stage_cannot_write_one_table_twice_under_one_segment_name(tmp_path):
     assert query(tmp_path, "select count(*) from scores")[1] == [(0,)]
 
 
+def test_published_rows_are_visible_during_the_stage_and_replaced_by_its_commit(tmp_path):
+    store = RunStore(tmp_path, "r")
+    with pytest.raises(RuntimeError, match="inside transaction"):
+        store.publish([Score("r", "g1", "rm", 1.0)], "queue")
+    with store.transaction("rollout-001"):
+        store.publish([Score("r", "g1", "rm", 1.0)], "queue")
+        store.write([Score("r", "g1", "rm", 5.0), Score("r", "g2", "rm", 6.0)], "rollout")
+        assert query(tmp_path, "select generation_id, value from scores")[1] == [("g1", 1.0)]  # staged: unseen
+    assert query(tmp_path, "select generation_id, value from scores order by 1")[1] == [("g1", 5.0), ("g2", 6.0)]
+    # a stage that fails leaves what it published, and nothing it staged
+    with pytest.raises(KeyError):
+        with store.transaction("rollout-002"):
+            store.publish([Score("r", "g3", "rm", 3.0)], "queue")
+            store.write([Score("r", "g4", "rm", 4.0)], "rollout")
+            raise KeyError("killed")
+    assert query(tmp_path, "select generation_id from scores order by 1")[1] == [("g1",), ("g2",), ("g3",)]
+
+
 def test_rejects_mixed_or_foreign_rows(tmp_path):
     store = RunStore(tmp_path, "r")
     with pytest.raises(TypeError):

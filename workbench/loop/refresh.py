@@ -98,7 +98,8 @@ def _human_labels(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int
     for k, (i, a, b) in enumerate(picks):
         c, r = (a, b) if rm[a] >= rm[b] else (b, a)  # in the RM's order until someone says otherwise
         queue.append(Pair(run_id, f"refresh{t}-{prompts[i].prompt_id}-{k}", t, prompts[i].prompt_id,
-                          gens[c].generation_id, gens[r].generation_id, rm[c], rm[r], rm[c] - rm[r], "refresh", "human"))
+                          gens[c].generation_id, gens[r].generation_id, rm[c], rm[r], rm[c] - rm[r], "refresh",
+                          "human"))
     shown = sorted({j for _, a, b in picks for j in (a, b)})
     store.publish([gens[j] for j in shown], "refresh-queue")
     store.publish([Score(run_id, gens[j].generation_id, "rm", rm[j]) for j in shown], "refresh-queue")

@@ -84,6 +84,9 @@ def copy_pretrained(source: str, out: Path, with_model: bool = False):
     its own dtype, so the run's folders hold everything the later stages load."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from workbench.models.gguf import model_source
+
+    source = model_source(source)  # a GGUF checkpoint: its imported folder
     tokenizer = AutoTokenizer.from_pretrained(source)
     ensure_pad_token(tokenizer)
     if with_model:

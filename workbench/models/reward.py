@@ -69,6 +69,9 @@ def copy_pretrained_rm(source: str, out: Path) -> str:
 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from workbench.models.gguf import model_source
+
+    source = model_source(source)  # a GGUF checkpoint: its imported folder
     own = AutoTokenizer.from_pretrained(source)
     ensure_pad_token(own)
     report = Path(source).parent / "rm_train.json"  # written by `workbench rm train` next to rm/

@@ -83,6 +83,7 @@ def main(cfg: RunConfig, base: str, sources: list[str], out: str | Path, train_p
 
     from workbench import console
     from workbench.distributed import seed_everything
+    from workbench.models.gguf import model_source
     from workbench.models.lm import ensure_pad_token
     from workbench.models.preference import train_pm as fit_pm
     from workbench.models.reward import train_reward
@@ -92,6 +93,7 @@ def main(cfg: RunConfig, base: str, sources: list[str], out: str | Path, train_p
         raise FileExistsError(f"{out} exists: choose a new --out folder (nothing was trained)")
     console.apply()
     seed_everything(cfg.seed, cfg.threads)
+    given, base = base, model_source(base)  # a GGUF checkpoint: its imported folder
     tokenizer = AutoTokenizer.from_pretrained(base)
     ensure_pad_token(tokenizer)
     layout = Layout.for_tokenizer(tokenizer)
@@ -106,7 +108,8 @@ def main(cfg: RunConfig, base: str, sources: list[str], out: str | Path, train_p
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        report = {"base": base, "layout": layout.value, "pairs": len(pairs),
+        report = {"base": given, **({"base_folder": base} if base != given else {}), "layout": layout.value,
+                  "pairs": len(pairs),
                   "sources": [dataclasses.asdict(r) for r in reports], "config": to_dict(cfg)}
         report["bt"] = train_reward(cfg, [layout.reward_row(p) for p in pairs], init, tokenizer, tmp / "rm")
         if train_pm:

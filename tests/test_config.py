@@ -36,6 +36,8 @@ def test_round_trip():
         ("loop.time_budget_s=-5", "loop.time_budget_s must be >= 0"),
         ("loop.refresh_length_penalty=-0.1", "loop.refresh_length_penalty must be >= 0"),
         ("loop.algorithm=trl_rloo", "loop.algorithm=trl_rloo trains once: set loop.iterations=1"),
+        ("lora.r=-1", "lora.r must be >= 0"),
+        ("lora.stages=[sft]", "lora.stages: unknown .*known: dpo, reward, pm"),
         ("generation.temperatures=0.7", "generation.temperatures: expected a list"),
         ("generation.n=7", "must be divisible"),
         ("world.n_eval=0", "world.n_eval must be >= 1"),

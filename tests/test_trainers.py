@@ -91,3 +91,42 @@ def test_response_logprobs_are_batch_invariant_and_kl_to_self_is_zero(tiny):
     assert together == pytest.approx(alone, abs=1e-4)
     assert all(lp < 0 for lp in together)
     assert kl_estimate(together, response_logprobs(load_policy(root / "init"), tok, prompts, responses, 0.7)) == 0.0
+
+
+def test_lora_trains_adapters_and_saves_plain_merged_models(tiny, tmp_path):
+    """lora.r > 0: DPO, the BT RM and the PM train LoRA adapters through TRL's peft_config; each saved folder is a
+    plain model (the adapter merged) with the adapter alone in adapter/. Exactly the target modules' weights move
+    (and the RM's score head, which peft trains in full); embeddings and norms stay as they were."""
+    from workbench.models.lm import ADAPTER_DIR
+    from workbench.models.preference import load_pm, train_pm
+
+    cfg, root, tok, world = tiny
+    cfg = copy.deepcopy(cfg)
+    cfg.lora.r, cfg.lora.alpha = 4, 8.0
+    cfg.dpo.learning_rate = 1e-3
+    targets = tuple(cfg.lora.target_modules)
+
+    def check(before, after, head=()):
+        assert before.keys() == after.keys()
+        moved = {k for k in before if not torch.equal(before[k], after[k])}
+        expected = {k for k in before if any(f".{t}." in k for t in targets) or k.startswith(head or "\0")}
+        assert moved == expected
+
+    rows = _pairs(world)
+    init = _params(load_policy(root / "init"))
+    train_dpo(cfg, rows, root / "init", root / "init", tok, tmp_path / "pi1", seed=0)  # reference = the adapters off
+    assert not (tmp_path / "pi1" / "adapter_config.json").exists()
+    assert (tmp_path / "pi1" / ADAPTER_DIR / "adapter_config.json").is_file()
+    check(init, _params(load_policy(tmp_path / "pi1")))
+    pi1 = _params(load_policy(tmp_path / "pi1"))
+    train_dpo(cfg, rows, tmp_path / "pi1", root / "init", tok, tmp_path / "pi2", seed=0)  # π0 as a separate reference
+    check(pi1, _params(load_policy(tmp_path / "pi2")))
+
+    before = _params(load_reward_model(root / "init", tok))
+    cfg.reward.epochs = 1
+    train_reward(cfg, rows, root / "init", tok, tmp_path / "rm")
+    check(before, _params(load_reward_model(tmp_path / "rm", tok)), head="score.")
+
+    cfg.reward.pm_epochs = 1
+    train_pm(cfg, rows[:8], root / "init", tok, tmp_path / "pm")
+    check(init, _params(load_pm(tmp_path / "pm")))

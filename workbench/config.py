@@ -375,6 +375,35 @@ class EvalConfig:
                               f"got {self.drift_samples}")
 
 
+LORA_STAGES = ("dpo", "reward", "pm")
+
+
+@dataclass
+class LoRAConfig:
+    """LoRA adapters instead of full fine-tuning (TRL's `peft_config`), as users of 8B models on one GPU train; the
+    adapter is merged into the saved model, so vLLM and the evaluation load a plain folder."""
+
+    r: int = 0  # the adapters' rank; 0: full fine-tuning (the default)
+    alpha: float = 16.0
+    dropout: float = 0.0
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    stages: list[str] = field(default_factory=lambda: list(LORA_STAGES))  # which trainers use it
+
+    def __post_init__(self):
+        check_range("lora", self, ("r",), 0)
+        check_range("lora", self, ("alpha",), 0, low_open=True)
+        check_range("lora", self, ("dropout",), 0, 1)
+        unknown = sorted(set(self.stages) - set(LORA_STAGES))
+        if unknown:
+            raise ConfigError(f"lora.stages: unknown {unknown} (known: {', '.join(LORA_STAGES)})")
+        if self.r and not self.target_modules:
+            raise ConfigError("lora.target_modules: name at least one module (e.g. q_proj) when lora.r > 0")
+
+    def applies(self, stage: str) -> bool:
+        return self.r > 0 and stage in self.stages
+
+
 @dataclass
 class RunConfig:
     name: str = "default"
@@ -391,6 +420,7 @@ class RunConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
     dpo: DPOStageConfig = field(default_factory=DPOStageConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    lora: LoRAConfig = field(default_factory=LoRAConfig)
 
     def __post_init__(self):
         if self.world.prompt_dataset and self.loop.oracle in (Oracle.GOLD, Oracle.ANNOTATOR):

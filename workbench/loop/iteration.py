@@ -17,7 +17,7 @@ from workbench.data.labels import pair_rows
 from workbench.distributed import rank_log_callback
 from workbench.loop.generation import get_generator
 from workbench.loop.selection import best_worst
-from workbench.models.lm import load_policy, train_and_save, training_args
+from workbench.models.lm import load_policy, peft_config, train_and_save, training_args
 from workbench.models.reward import score
 from workbench.records import Generation, Iteration, Pair, Prompt, Score, Scored
 from workbench.store import RunStore
@@ -91,13 +91,17 @@ def train_dpo(cfg: RunConfig, rows: list[dict], policy_dir: Path, ref_dir: Path,
         loss_type=list(d.loss_type),
         max_length=cfg.model.max_length,
     )
+    lora = peft_config(cfg, "dpo")
+    # with LoRA on π_{t−1} the adapters disabled are π_{t−1} itself: no second copy when that is the reference
+    same = lora is not None and Path(ref_dir).resolve() == Path(policy_dir).resolve()
     trainer = DPOTrainer(
         model=load_policy(policy_dir),
-        ref_model=load_policy(ref_dir),
+        ref_model=None if same else load_policy(ref_dir),
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         callbacks=[rank_log_callback(out / "trainer")],
+        peft_config=lora,
     )
     return train_and_save(trainer, tokenizer, out)
 

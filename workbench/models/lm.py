@@ -150,14 +150,35 @@ def training_args(run_seed: int, out: Path, epochs: float, learning_rate: float,
     )
 
 
+def peft_config(cfg, stage: str, task_type: str = "CAUSAL_LM"):
+    """TRL's `peft_config` for a trainer of `stage` (dpo, reward, pm): a LoraConfig when `lora.r` > 0 and the stage is
+    in `lora.stages`, else None (full fine-tuning). `task_type` SEQ_CLS (the BT RM) also trains the score head."""
+    if not cfg.lora.applies(stage):
+        return None
+    from peft import LoraConfig
+
+    lo = cfg.lora
+    return LoraConfig(r=lo.r, lora_alpha=lo.alpha, lora_dropout=lo.dropout, target_modules=list(lo.target_modules),
+                      task_type=task_type)
+
+
+ADAPTER_DIR = "adapter"  # in a model folder trained with LoRA: the adapter alone (the folder holds it merged)
+
+
 def train_and_save(trainer, tokenizer, out: Path, last_logged: dict[str, str] | None = None) -> dict:
     """Train, save the model and tokenizer to `out` (rank 0 alone under a multi-process launch), and return the
     trainer's final metrics plus, for each `{name: log key}` in `last_logged`, the last logged value of that key.
+    A LoRA-trained model is saved merged (a plain folder), its adapter alone in `out`/adapter.
     Quiet unless verbose (console.py): a bar, no printed log dicts; the logs still reach log_history and report_to."""
     from workbench.console import quiet_trainer
 
     result = quiet_trainer(trainer).train()
-    trainer.save_model(str(out))  # rank 0 only, the full (gathered) weights under ZeRO-3 / FSDP
+    if hasattr(trainer.model, "merge_and_unload"):  # a PeftModel
+        trainer.save_model(str(out / ADAPTER_DIR))
+        if trainer.is_world_process_zero():
+            trainer.accelerator.unwrap_model(trainer.model).merge_and_unload().save_pretrained(out)
+    else:
+        trainer.save_model(str(out))  # rank 0 only, the full (gathered) weights under ZeRO-3 / FSDP
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(out)
     metrics = dict(result.metrics)

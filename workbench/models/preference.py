@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from workbench.config import RunConfig
-from workbench.models.lm import batched_logits, load_policy, train_and_save, training_args
+from workbench.models.lm import batched_logits, load_policy, peft_config, train_and_save, training_args
 
 TEMPLATE = "[CONTEXT] {context} [RESPONSE A] {a} [RESPONSE B] {b}\n"
 LABELS = ("A", "B")
@@ -97,7 +97,8 @@ def train_pm(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, out: P
         completion_only_loss=True,
     )
     trainer = SFTTrainer(
-        model=load_policy(init_dir), args=args, train_dataset=Dataset.from_list(data), processing_class=tokenizer
+        model=load_policy(init_dir), args=args, train_dataset=Dataset.from_list(data), processing_class=tokenizer,
+        peft_config=peft_config(cfg, "pm"),
     )
     return train_and_save(trainer, tokenizer, out, {"train_token_accuracy": "mean_token_accuracy"})
 

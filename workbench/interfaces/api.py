@@ -17,14 +17,13 @@ training again (same config and seed give the same numbers), so notebooks that s
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from workbench.config import RunConfig, load_config, to_dict
+from workbench.config import RunConfig, load_config
 from workbench.records import TABLES
 
 ROOT_ENV = "WORKBENCH_ROOT"
@@ -85,12 +84,9 @@ class Workbench:
 
     def find_run(self, preset: str | RunConfig = "quick", overrides: list[str] = ()) -> str | None:
         """The newest finished run under this root whose resolved config equals this one, else None."""
-        want = json.loads(json.dumps(to_dict(self._cfg(preset, overrides))))
-        runs = self.sql(
-            "SELECT r.run_id, r.config FROM runs r JOIN stages s ON s.run_id = r.run_id AND s.stage = 'done' "
-            "ORDER BY r.created_at DESC"
-        )
-        return next((r.run_id for r in runs.itertuples() if json.loads(r.config) == want), None)
+        from workbench.pipeline.run import finished_run
+
+        return finished_run(self.root, self._cfg(preset, overrides), newest=True)
 
     def run(self, preset: str | RunConfig = "quick", overrides: list[str] = (), reuse: bool = False) -> str:
         """Run the whole pipeline and return the run id; with `reuse`, a finished run of the same config is

@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from statistics import fmean, stdev
 
-from workbench.config import RunConfig, load_config, to_dict
+from workbench.config import RunConfig, load_config
 from workbench.records import ExperimentArm
 from workbench.store import query
 
@@ -116,29 +116,11 @@ def shared_prefix_run(root: Path, cfg: RunConfig, log=print):
     return None
 
 
-def finished_run(root: Path, cfg: RunConfig) -> str | None:
-    """A finished run under `root` made from exactly `cfg` (its name aside): an arm another experiment, or an
-    interrupted attempt at this one, already ran. Seeded runs on CPU repeat their metrics, so it stands for the arm
-    as it is; `threads` is part of the config, so a run on another thread count does not match."""
-    if not root.is_dir():
-        return None
-    want = json.loads(json.dumps(to_dict(cfg)))
-    want.pop("name", None)
-    _, rows = query(root, "select r.run_id, r.config from runs r join stages s on s.run_id = r.run_id and s.stage = 'done' "
-                          "where r.seed = ? order by r.created_at", [cfg.seed])
-    for run_id, config in rows:
-        have = json.loads(config)
-        have.pop("name", None)
-        if have == want:
-            return run_id
-    return None
-
-
 def run_experiment(experiment: str, seeds: list[int], preset: str = "default", root: str | Path = "runs",
                    overrides: list[str] = (), log=print, reuse: bool = True) -> str:
     """Run every arm for every seed; returns the experiment id. With `reuse`, a seed's first arm forks a run already
     under `root` whose stages before the loop match (`shared_prefix_run`), e.g. another experiment's arm."""
-    from workbench.pipeline.run import Pipeline
+    from workbench.pipeline.run import Pipeline, finished_run
     from workbench.store import RunStore
 
     if experiment not in EXPERIMENTS:
@@ -160,7 +142,7 @@ def run_experiment(experiment: str, seeds: list[int], preset: str = "default", r
             cfg.name = f"{experiment}.{arm.name}"
             # a finished run of this very arm stands for it, except in the peer comparisons, whose arms must share
             # the machine's conditions (the peer's budget is the wall-clock our arm took in this invocation)
-            done = finished_run(root, cfg) if reuse and experiment not in PEERS else None
+            done = finished_run(root, cfg, match_name=False) if reuse and experiment not in PEERS else None
             if done:
                 log(f"[workbench] experiment {experiment}: seed {seed}, arm {arm.name} from finished run {done} "
                     "(same config)")

@@ -70,6 +70,25 @@ def prefix_differences(a: RunConfig, base: RunConfig) -> list[str]:
     return [k for k in PREFIX_KEYS if x[k] != y[k]]
 
 
+def finished_run(root: str | Path, cfg: RunConfig, match_name: bool = True, newest: bool = False) -> str | None:
+    """A finished run under `root` made from exactly `cfg` (with `match_name=False`, its name aside; the oldest, or
+    the newest with `newest`), else None. Seeded runs on CPU repeat their metrics, so such a run stands for a new
+    one (an experiment's arm that another experiment ran, a notebook's baseline); `threads` is part of the config,
+    so a run on another thread count does not match."""
+    root = Path(root)
+    if not root.is_dir():
+        return None
+
+    def key(config: dict) -> dict:
+        return config if match_name else {k: v for k, v in config.items() if k != "name"}
+
+    want = key(json.loads(json.dumps(to_dict(cfg))))
+    _, rows = query(root, "select r.run_id, r.config from runs r join stages s on s.run_id = r.run_id and "
+                          f"s.stage = 'done' where r.seed = ? order by r.created_at {'desc' if newest else 'asc'}",
+                    [cfg.seed])
+    return next((run_id for run_id, config in rows if key(json.loads(config)) == want), None)
+
+
 def new_run_id(name: str) -> str:
     return f"{datetime.now():%Y%m%d-%H%M%S}-{name}-{uuid.uuid4().hex[:6]}"
 

@@ -82,3 +82,64 @@ def test_rm_train_from_the_real_model(imported, tmp_path):
     report = json.loads((out / "rm_train.json").read_text())
     assert report["layout"] == "chat" and report["pairs"] == 4 and report["base"] == NAME
     assert (out / "rm" / "chat_template.jinja").is_file()
+
+
+TEMPLATE_TOKENS = ("<|im_start|>", "<|im_end|>", "assistant\n")
+
+
+def test_the_policy_speaks_its_chat_template(imported, tiny):
+    """layout.PolicyFormat: an instruct π0 is prompted through its template and stops at its end-of-turn token;
+    the toy policy keeps "Q: …\\nA:" and " " + answer."""
+    from transformers import AutoTokenizer
+
+    from workbench.data.layout import PolicyFormat
+
+    _, folder = imported
+    chat = PolicyFormat.of(AutoTokenizer.from_pretrained(folder))
+    prompt = chat.prompt("What is 7 plus 5?")
+    assert chat.chat and prompt.endswith("<|im_start|>user\nWhat is 7 plus 5?<|im_end|>\n<|im_start|>assistant\n")
+    assert chat.stop_ids == [chat.tokenizer.convert_tokens_to_ids("<|im_end|>")] and not chat.add_special_tokens
+    assert chat.tokenizer.decode(chat.response_ids("12.")) == "12.<|im_end|>"
+    assert chat.row("What is 7 plus 5?", " 12. ", "13.") == {
+        "prompt": [{"role": "user", "content": "What is 7 plus 5?"}],
+        "chosen": [{"role": "assistant", "content": "12."}], "rejected": [{"role": "assistant", "content": "13."}]}
+
+    toy = PolicyFormat.of(tiny[2])
+    assert not toy.chat and toy.prompt("What is 7 plus 5?") == "Q: What is 7 plus 5?\nA:"
+    assert toy.stop_ids == [toy.tokenizer.eos_token_id] and toy.row("q", "a", "b")["chosen"] == " a"
+
+
+def test_one_lora_iteration_from_the_real_model(imported, tmp_path):
+    """The smollm2 preset cut to a handful of prompts, 2 samples and one LoRA DPO step: π0 is the imported model as
+    it is, its answers are free-form text with no template tokens, graded by the gold utility, and π1 is a plain
+    merged model whose weights moved."""
+    import torch
+    from safetensors.torch import load_file
+
+    from workbench.pipeline.run import Pipeline
+    from workbench.store import query
+
+    cfg = load_config(preset="smollm2", overrides=[
+        "world.n_pref=4", "world.n_iter=4", "world.n_eval=4", "world.n_capability=2", "generation.n=2",
+        "generation.max_new_tokens=16", "eval.max_new_tokens=16", "eval.drift_samples=0", "loop.iterations=1",
+        "reward.pairs_per_prompt=1", "reward.epochs=1", "dpo.batch_size=4", "lora.r=8", "model.max_length=128",
+        "generation.backend=hf"])
+    p = Pipeline(cfg, root=tmp_path, log=lambda *_: None)
+    p.run()
+    _, rows = query(tmp_path, "select g.purpose, g.text, g.n_tokens, s.value from generations g join scores s "
+                              "using (run_id, generation_id) where s.scorer = 'gold' and g.purpose in "
+                              "('rollout', 'eval', 'capability')", [])
+    assert {r[0] for r in rows} == {"rollout", "eval", "capability"}
+    assert all(text and not any(t in text for t in TEMPLATE_TOKENS) for _, text, _, _ in rows)
+    assert all(0 < n <= 16 for _, _, n, _ in rows) and len({text for _, text, _, _ in rows}) > len(rows) // 2
+    assert all(-3 < gold <= 1 for *_, gold in rows)
+    _, [(pairs,)] = query(tmp_path, "select n_pairs from iterations where iteration = 1", [])
+    assert 1 <= pairs <= 4  # four prompts, one DPO step of batch 4
+    _, metrics = query(tmp_path, "select iteration, name from metrics where name = 'gold_win_rate'", [])
+    assert sorted(metrics) == [(0, "gold_win_rate"), (1, "gold_win_rate")]
+    pi0, pi1 = p.policy_dir(0), p.policy_dir(1)
+    assert (pi1 / "adapter" / "adapter_config.json").is_file() and not (pi1 / "adapter_config.json").exists()
+    w0, w1 = load_file(pi0 / "model.safetensors"), load_file(pi1 / "model.safetensors")
+    assert w0.keys() == w1.keys()  # merged: the plain model's own tensors, no lora_A / lora_B
+    moved = [k for k in w0 if not torch.equal(w0[k], w1[k])]
+    assert moved and all(k.endswith("proj.weight") for k in moved)

@@ -48,7 +48,7 @@ def test_reward_dataset_is_a_format_and_a_file_or_hub_id_and_excludes_a_pretrain
 def test_model_pretrained_must_be_a_folder_or_a_hub_id(tmp_path):
     assert load_config(overrides=["model.pretrained=RLHFlow/LLaMA3-SFT"]).model.pretrained == "RLHFlow/LLaMA3-SFT"
     assert load_config(overrides=[f"model.pretrained={tmp_path}"]).model.pretrained == str(tmp_path)
-    with pytest.raises(ConfigError, match="model.pretrained: '/no/such/folder' is neither a folder nor a hub id"):
+    with pytest.raises(ConfigError, match="model.pretrained: '/no/such/folder' is neither a folder, a hub id .owner/name. nor a GGUF"):
         load_config(overrides=["model.pretrained=/no/such/folder"])
 
 

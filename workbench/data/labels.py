@@ -243,8 +243,9 @@ def export_trl(root: str | Path, out: str | Path, run_id: str | None = None) -> 
     return len(rows)
 
 
-def pair_rows(root: Path, run_id: str, where: str, params: list, order: str = "x.pair_id") -> list[dict]:
-    """Stored `pairs` rows of one run (alias x) matching `where`, as preference rows (prompt, chosen, rejected)."""
+def pair_rows(root: Path, run_id: str, where: str, params: list, order: str = "x.pair_id", row=None) -> list[dict]:
+    """Stored `pairs` rows of one run (alias x) matching `where`, as preference rows (prompt, chosen, rejected):
+    `row(prompt text, chosen, rejected)`, toy_row by default."""
     _, rows = query(
         root,
         f"""select p.text, c.text, r.text from pairs x
@@ -254,4 +255,4 @@ def pair_rows(root: Path, run_id: str, where: str, params: list, order: str = "x
             where x.run_id = ? and ({where}) order by {order}""",
         [run_id, *params],
     )
-    return [toy_row(p, c, r) for p, c, r in rows]
+    return [(row or toy_row)(p, c, r) for p, c, r in rows]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 
 from workbench.data.formats import PreferencePair
 from workbench.world.toy import format_prompt
@@ -59,3 +60,61 @@ class Layout(str, enum.Enum):
         """A row for `preference.train_pm`: the context as plain text."""
         context = pair.prompt_text if self is Layout.CHAT else format_prompt(pair.prompt_text)
         return {"prompt": context, "chosen": pair.chosen.strip(), "rejected": pair.rejected.strip()}
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyFormat:
+    """How the policy reads a prompt and ends its answer: the toy layout, or π0's chat template.
+
+    A policy whose tokenizer has a chat template (an instruct model as π0: `model.pretrained`, e.g.
+    smollm2-135m-instruct) sees each prompt as a user turn rendered with the generation prompt
+    ("<|im_start|>user\\n{text}<|im_end|>\\n<|im_start|>assistant\\n" for SmolLM2), answers without a leading space,
+    and stops at the template's end-of-turn token; DPO trains on conversational rows, which TRL renders through the
+    same template. The toy policy keeps "Q: {text}\\nA:" + " " + response + eos. Only the policy's side changes:
+    the run's own RM and PM read the toy layout whatever π0's template (a `reward.pretrained` RM reads its own)."""
+
+    chat: bool
+    tokenizer: object = dataclasses.field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, tokenizer) -> PolicyFormat:
+        return cls(bool(getattr(tokenizer, "chat_template", None)), tokenizer)
+
+    def prompt(self, text: str) -> str:
+        """The text the policy is prompted with (special tokens included, as the template renders them)."""
+        if not self.chat:
+            return format_prompt(text)
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                                  tokenize=False)
+
+    @property
+    def add_special_tokens(self) -> bool:
+        """Whether encoding a prompt adds the tokenizer's own specials (a rendered template already holds them)."""
+        return not self.chat
+
+    @functools.cached_property
+    def stop_ids(self) -> list[int]:
+        """Token ids that end an answer: eos, and the template's end-of-turn token when it differs (Llama-3's
+        <|eot_id|>; for SmolLM2 both are <|im_end|>)."""
+        ids = [self.tokenizer.eos_token_id]
+        if self.chat:
+            turn = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": "x"}, {"role": "assistant", "content": "END"}], tokenize=False)
+            after = turn[turn.rindex("END") + 3 :]
+            first = self.tokenizer(after, add_special_tokens=False)["input_ids"][:1]
+            if first and first[0] in self.tokenizer.all_special_ids and first[0] not in ids:
+                ids += first
+        return ids
+
+    def response_ids(self, response: str) -> list[int]:
+        """The tokens of an answer as the policy writes it after `prompt(...)`, closed by its stop token."""
+        text = response if self.chat else " " + response
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.stop_ids[-1]]
+
+    def row(self, text: str, chosen: str, rejected: str) -> dict:
+        """A DPO row for the prompt's text: toy_row, or conversational (TRL applies the chat template)."""
+        if not self.chat:
+            return toy_row(text, chosen, rejected)
+        return {"prompt": [{"role": "user", "content": text}],
+                "chosen": [{"role": "assistant", "content": chosen.strip()}],
+                "rejected": [{"role": "assistant", "content": rejected.strip()}]}

@@ -38,15 +38,20 @@ def generate(
     """n samples for each prompt, ordered by (prompt, sample). Same seed, same model → same samples on CPU."""
     import torch
 
+    from workbench.data.layout import PolicyFormat
+
     model.eval()
     tokenizer.padding_side = "left"
+    fmt = PolicyFormat.of(tokenizer)
+    stop = fmt.stop_ids
     temps = sample_temperatures(n, temperatures)
     groups = sorted(set(temps), key=temps.index)
     out: list[Sample] = []
     batches = [list(range(i, min(i + batch_size, len(prompts)))) for i in range(0, len(prompts), batch_size)]
     with torch.no_grad(), tqdm(total=len(prompts) * n, desc=desc, unit="sample", leave=False) as bar:
         for b, idx in enumerate(batches):
-            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(model.device)
+            enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                            add_special_tokens=fmt.add_special_tokens).to(model.device)
             for g, temperature in enumerate(groups):
                 k = temps.count(temperature)
                 first = temps.index(temperature)
@@ -60,12 +65,12 @@ def generate(
                     max_new_tokens=max_new_tokens,
                     num_return_sequences=k,
                     pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=tokenizer.eos_token_id,
+                    eos_token_id=stop,
                 )
                 new = seqs[:, enc["input_ids"].shape[1] :]
                 for row, tokens in enumerate(new):
                     kept = tokens[tokens != tokenizer.pad_token_id]
-                    n_tokens = int((kept != tokenizer.eos_token_id).sum())
+                    n_tokens = sum(int(t) not in stop for t in kept)
                     text = tokenizer.decode(kept, skip_special_tokens=True).strip()
                     out.append(Sample(idx[row // k], first + row % k, temperature, text, n_tokens))
                 bar.update(len(idx) * k)
@@ -123,18 +128,22 @@ def close_generators() -> None:
 def response_logprobs(
     model, tokenizer, prompts: list[str], responses: list[str], temperature: float = 1.0, batch_size: int = 128
 ) -> list[float]:
-    """log π(response | prompt) summed over the response's tokens and the closing eos, with logits / temperature
-    (the distribution the samples were drawn from). A response is re-tokenized from its text (" " + response after
-    the prompt): the log-probability of that canonical tokenization, which is what sampling almost always yields."""
+    """log π(response | prompt) summed over the response's tokens and the closing stop token, with logits /
+    temperature (the distribution the samples were drawn from). A response is re-tokenized from its text (" " +
+    response after a toy prompt, the response itself after a chat-template prompt; layout.PolicyFormat): the
+    log-probability of that canonical tokenization, which is what sampling almost always yields."""
     import torch
 
+    from workbench.data.layout import PolicyFormat
+
+    fmt = PolicyFormat.of(tokenizer)
     model.eval()
     out: list[float] = []
     with torch.no_grad():
         for i in range(0, len(prompts), batch_size):
             ps, rs = prompts[i : i + batch_size], responses[i : i + batch_size]
             p_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in ps]
-            r_ids = [tokenizer(" " + r, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for r in rs]
+            r_ids = [fmt.response_ids(r) for r in rs]
             seqs = [a + b for a, b in zip(p_ids, r_ids)]
             width = max(map(len, seqs))
             ids = torch.full((len(seqs), width), tokenizer.pad_token_id)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from workbench.config import Oracle, Reference, RunConfig
 from workbench.data.labels import pair_rows
+from workbench.data.layout import PolicyFormat
 from workbench.distributed import rank_log_callback
 from workbench.loop.generation import get_generator
 from workbench.loop.selection import best_worst
@@ -41,12 +42,14 @@ def sample_and_score(
 ) -> Scored:
     """Sample n responses per prompt and score each with the gold oracle and (when given) the reward model.
 
-    `policy` is a `save_pretrained` folder or a model loaded from one; the configured backend samples from it."""
+    `policy` is a `save_pretrained` folder or a model loaded from one; the configured backend samples from it, in
+    the policy's own format (layout.PolicyFormat: its chat template when it has one)."""
     g = cfg.generation
+    policy_format = PolicyFormat.of(tokenizer)
     samples = get_generator(g).generate(
         policy,
         tokenizer,
-        [format_prompt(p.text) for p in prompts],
+        [policy_format.prompt(p.text) for p in prompts],
         n=n,
         temperatures=temperatures,
         top_p=g.top_p,
@@ -167,14 +170,16 @@ def annotator_wins(cfg: RunConfig, scored: Scored, n: int, rng: random.Random) -
     return wins
 
 
-def dpo_rows(root: Path, run_id: str, t: int) -> list[dict]:
-    """Iteration t's selected pairs, read back from the store as DPO rows (prompt, chosen, rejected)."""
-    return pair_rows(root, run_id, "x.iteration = ? and x.rule = 'best_worst'", [t])
+def dpo_rows(root: Path, run_id: str, t: int, tokenizer=None) -> list[dict]:
+    """Iteration t's selected pairs, read back from the store as DPO rows (prompt, chosen, rejected), in the
+    policy's format (layout.PolicyFormat; the toy layout without a tokenizer)."""
+    row = PolicyFormat.of(tokenizer).row if tokenizer is not None else None
+    return pair_rows(root, run_id, "x.iteration = ? and x.rule = 'best_worst'", [t], row=row)
 
 
 def train_iteration(cfg: RunConfig, store: RunStore, t: int, tokenizer, n_prompts: int) -> Iteration:
     """DPO from π_{t−1} on iteration t's pairs against the reference; saves π_t."""
-    rows = dpo_rows(store.root, store.run_id, t)
+    rows = dpo_rows(store.root, store.run_id, t, tokenizer)
     if not rows:
         raise RuntimeError(f"iteration {t}: every prompt's samples scored equal; no DPO pairs to train on")
     prev = store.policy_dir(t - 1)

@@ -123,6 +123,9 @@ class VLLMGenerator:
         j-th of a request's k samples the seed + j, so request seeds are n apart (else two groups share draws)."""
         from vllm import SamplingParams
 
+        from workbench.data.layout import PolicyFormat
+
+        stop = PolicyFormat.of(tokenizer).stop_ids
         self._load(loaded_from(policy))
         temps = sample_temperatures(n, temperatures)
         groups = sorted(set(temps), key=temps.index)
@@ -134,7 +137,7 @@ class VLLMGenerator:
                 requests.append({"prompt_token_ids": ids})
                 params.append(SamplingParams(
                     n=k, temperature=temperature, top_p=top_p, top_k=0, max_tokens=max_new_tokens,
-                    seed=seed * 1_000_003 + (i * len(groups) + g) * n, stop_token_ids=[tokenizer.eos_token_id], detokenize=False,
+                    seed=seed * 1_000_003 + (i * len(groups) + g) * n, stop_token_ids=stop, detokenize=False,
                 ))
                 meta.append((i, temps.index(temperature), temperature))
         outputs = self.llm.generate(requests, params, use_tqdm=False)
@@ -142,7 +145,7 @@ class VLLMGenerator:
         for (i, first, temperature), out in zip(meta, outputs):
             for j, completion in enumerate(out.outputs):
                 tokens = [t for t in completion.token_ids if t != tokenizer.pad_token_id]
-                n_tokens = sum(t != tokenizer.eos_token_id for t in tokens)
+                n_tokens = sum(t not in stop for t in tokens)
                 text = tokenizer.decode(tokens, skip_special_tokens=True).strip()
                 samples.append(Sample(i, first + j, temperature, text, n_tokens))
         samples.sort(key=lambda s: (s.prompt_index, s.sample_index))

@@ -26,7 +26,7 @@ import yaml
 
 from workbench import console
 from workbench.config import Algorithm, Reference, RunConfig, from_dict, to_dict
-from workbench.data.layout import toy_row
+from workbench.data.layout import PolicyFormat, toy_row
 from workbench.data.reward_sources import extra_reward_rows
 from workbench.distributed import seed_everything
 from workbench.evaluation.metrics import gold_preference, policy_metrics, rm_policy_accuracy
@@ -389,7 +389,6 @@ class Pipeline:
         from workbench.loop import iteration as loop
         from workbench.loop.generation import response_logprobs
         from workbench.models import lm as model
-        from workbench.world.toy import format_prompt
 
         with self._stage("evaluate", t, 500 + t):
             cfg, store = self.cfg, self.store
@@ -411,7 +410,7 @@ class Pipeline:
                 base_gens, base_gold = scored.generations, scored.gold
             else:
                 base_gens, base_gold = self._baseline(prompts)
-            texts = [format_prompt(p.text) for p in prompts]
+            texts = [PolicyFormat.of(tokenizer).prompt(p.text) for p in prompts]
             responses = [g.text for g in scored.generations]
             pol_lp = response_logprobs(policy, tokenizer, texts, responses, cfg.eval.temperature)
             ref_lp = pol_lp if t == 0 else response_logprobs(

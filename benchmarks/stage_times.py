@@ -1,8 +1,10 @@
 """Wall time of each stage of a preset run, against the preset's time budget.
 
     python benchmarks/stage_times.py [--preset default] [--root /tmp/wb-bench] [--fresh-base] [--set key=value ...]
+    python benchmarks/stage_times.py --preset smollm2 --set reward.train_pm=true   # the real-model run
 
-Runs the preset through the same `workbench.pipeline.run.main` as the CLI and prints the `stages` table of that run,
+Runs the preset through the same `workbench.pipeline.run.main` as the CLI and prints the `stages` table of that run
+and its headline metrics per iteration,
 whether its base model came from the cache or was built, and the budget that applies: the default preset within
 10 minutes with its base cached and 15 minutes on a fresh machine (pretraining included), the quick preset within
 60 s with its base cached. `--fresh-base` builds the base into an empty cache folder, as a fresh machine would.
@@ -46,6 +48,13 @@ def cli() -> None:
     for stage, iteration, wall in rows:
         print(f"{stage:<12}{iteration:>10}{wall:>10.1f}")
     print(f"{'total':<12}{'':>10}{total:>10.1f}")
+    names = ("gold_win_rate", "lc_win_rate", "gold_utility", "rm_reward", "mean_length_chars")
+    _, metrics = query(root, f"select iteration, name, value from metrics where run_id = ? and name in "
+                             f"({', '.join('?' * len(names))})", [run_id, *names])
+    by = {(t, n): v for t, n, v in metrics}
+    print(f"\n{'iteration':<10}" + "".join(f"{n:>19}" for n in names))
+    for t in sorted({t for t, _, _ in metrics}):
+        print(f"{t:<10}" + "".join(f"{by.get((t, n), float('nan')):>19.4f}" for n in names))
     record = Path(root) / run_id / "models" / "base.json"
     if record.is_file():
         cached = not json.loads(record.read_text())["built"]

@@ -327,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run the whole pipeline: world → SFT → RM → iterative DPO, evaluated")
     src = r.add_mutually_exclusive_group()
-    src.add_argument("--preset", help="a preset in configs/ (quick, default); default: default")
+    src.add_argument("--preset", help="a preset in configs/ (quick, default, smollm2); default: default")
     src.add_argument("--config", help="a YAML config file")
     src.add_argument("--resume", metavar="RUN", help="continue RUN from its first unfinished stage")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field, e.g. loop.iterations=2")

@@ -89,3 +89,36 @@ def build(root) -> None:
     live.write([Metric(lid, t, k, v) for t, ms in METRICS_LIVE.items() for k, v in ms.items()], "metrics")
     live.write(_stages(lid, [("world", 0), ("sft", 0), ("reward", 0), ("evaluate", 0), ("iteration", 1),
                              ("evaluate", 1)]), "stages")
+
+
+# A real instruct model's answers (SmolLM2-135M-Instruct's style): markdown lists, a long unbroken line, a URL-like
+# token with no place to break. The pages must wrap them inside their columns and show them whole.
+LONG_WORD = "https://example.org/" + "a-very-long-path-segment/" * 12
+LONG_ANSWERS = (
+    "Here are 3 fruits that you might enjoy:\n\n1. **Apples**: crisp, sweet and easy to carry around all day long, "
+    "which is why they are among the most popular fruits in the world and show up in many traditional recipes.\n"
+    "2. **Bananas**: soft and rich in potassium.\n3. **Oranges**: juicy, full of vitamin C. See " + LONG_WORD
+    + " for more. I hope this helps! Let me know if you would like more suggestions, recipes or nutrition facts.",
+    "Sure! Fruits are a great part of a healthy diet. " * 12 + "The end.",
+)
+
+
+def build_long(root) -> str:
+    """`run-long`: one finished iteration whose only pair holds two long, real-model-like answers. Returns the run."""
+    store = RunStore(root, "run-long")
+    rid = store.run_id
+    store.write([Run(rid, T0, "smollm2", 0, 0, 1, '{"name": "smollm2", "loop": {"iterations": 1}}')], "run")
+    store.write([Prompt(rid, "iter1-0", "iter", 1, "chat-hard", "listing", "List 3 fruits.", "{}", "apple, pear, plum.")],
+                "world")
+    gens = [Generation(rid, f"rollout1-iter1-0-{k}", "iter1-0", 1, "rollout", k, 1.0, 1.0, 48, text, len(text) // 4,
+                       len(text)) for k, text in enumerate(LONG_ANSWERS)]
+    store.write(gens, "rollouts")
+    store.write([Score(rid, g.generation_id, s, v) for g, (rm, gold) in zip(gens, ((0.9, -1.2), (0.1, -2.5)))
+                 for s, v in (("rm", rm), ("gold", gold))], "rollouts")
+    store.write([Pair(rid, "dpo1-0", 1, "iter1-0", gens[0].generation_id, gens[1].generation_id, 0.9, 0.1, 0.8,
+                      "best_worst", "rm")], "pairs")
+    store.write([Iteration(rid, 1, "models/policy_1", "initial", 1, 2, 1, 0)], "iterations")
+    store.write([Metric(rid, t, "gold_win_rate", v) for t, v in ((0, 0.5), (1, 0.5))], "metrics")
+    store.write(_stages(rid, [("world", 0), ("sft", 0), ("reward", 0), ("evaluate", 0), ("rollout", 1),
+                              ("iteration", 1), ("evaluate", 1), ("done", 1)]), "stages")
+    return rid

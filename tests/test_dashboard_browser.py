@@ -195,39 +195,52 @@ def test_experiments_page_in_chromium(quick_experiment, tmp_path):
         screenshot(page, "experiments.png", tmp_path)
 
 
+OVERFLOW = """() => [document.documentElement.scrollWidth, document.documentElement.clientWidth,
+    [...document.querySelectorAll('[data-testid="stText"], textarea')].map(e => e.scrollWidth - e.clientWidth)]"""
+
+
+@contextmanager
+def narrow_page(url: str, shot: Path):
+    """Chromium at `url`, 1,100 px wide; after the caller's checks, asserts that neither the page nor any text box
+    scrolls sideways, and saves a screenshot to `shot`."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1100, "height": 1000})
+        page.goto(url)
+        yield page
+        page_width, view_width, inner = page.evaluate(OVERFLOW)
+        assert page_width <= view_width and max(inner) <= 1, (page_width, view_width, inner)
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+
+
 def test_long_answers_stay_inside_the_pages(tmp_path):
     """A real model's long answers (markdown lists, long lines, an unbreakable URL) on the Pairs page and in the
     viewer: shown whole, wrapped inside their columns, and the page never scrolls sideways."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from dashboard_fixture import LONG_ANSWERS, build_long
 
     root = tmp_path / "runs"
     root.mkdir()
     run = build_long(root)
-    overflow = """() => [document.documentElement.scrollWidth, document.documentElement.clientWidth,
-        [...document.querySelectorAll('[data-testid="stText"], textarea')].map(e => e.scrollWidth - e.clientWidth)]"""
     server = serve(root)
     url, _ = next(server)
     try:
-        with sync_playwright() as pw:
-            browser = launch(pw)
-            page = browser.new_page(viewport={"width": 1100, "height": 1000})
-            page.goto(f"{url}/?page=Pairs&run={run}")
+        with narrow_page(f"{url}/?page=Pairs&run={run}", tmp_path / "pairs-long.png") as page:
             page.get_by_text("1 pairs match").first.wait_for(timeout=30_000)
             for answer in LONG_ANSWERS:
                 shown = page.locator('[data-testid="stText"]', has_text=answer[:30]).first
                 shown.wait_for(timeout=30_000)
                 assert " ".join(shown.inner_text().split()) == " ".join(answer.split())
-            page_width, view_width, inner = page.evaluate(overflow)
-            assert page_width <= view_width and max(inner) <= 1, (page_width, view_width, inner)
-            page.screenshot(path=str(tmp_path / "pairs-long.png"), full_page=True)
-            browser.close()
     finally:
         server.close()
 
-    proc = subprocess.Popen([sys.executable, "-m", "workbench", "label", "--root", str(root), "--port",
-                             str(port := free_port())], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "label", "--root", str(root), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 90
         while True:
@@ -237,19 +250,11 @@ def test_long_answers_stay_inside_the_pages(tmp_path):
             except OSError:
                 assert proc.poll() is None and time.time() < deadline, "viewer did not start within 90 s"
                 time.sleep(0.5)
-        with sync_playwright() as pw:
-            browser = launch(pw)
-            page = browser.new_page(viewport={"width": 1100, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}")
+        with narrow_page(f"http://127.0.0.1:{port}", tmp_path / "viewer-long.png") as page:
             page.locator("#labeler textarea, #labeler input").first.fill("chromium")
             page.keyboard.press("Enter")
             expect(page.locator("#status")).to_contain_text("left in queue", timeout=30_000)
-            shown = {page.locator(f"#response-{side} textarea").input_value() for side in "ab"}
-            assert shown == set(LONG_ANSWERS)
-            page_width, view_width, inner = page.evaluate(overflow)
-            assert page_width <= view_width and max(inner) <= 1, (page_width, view_width, inner)
-            page.screenshot(path=str(tmp_path / "viewer-long.png"), full_page=True)
-            browser.close()
+            assert {page.locator(f"#response-{side} textarea").input_value() for side in "ab"} == set(LONG_ANSWERS)
     finally:
         proc.terminate()
         proc.wait(timeout=20)

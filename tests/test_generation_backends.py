@@ -117,6 +117,7 @@ def test_vllm_samples_from_the_imported_real_model(tmp_path, monkeypatch):
     the folder the import writes is one vLLM loads, and the answers stop at the template's end of turn."""
     from transformers import AutoTokenizer
 
+    from workbench.data.layout import PolicyFormat
     from workbench.loop.vllm_generation import VLLMGenerator
     from workbench.models.gguf import model_source
 
@@ -124,8 +125,7 @@ def test_vllm_samples_from_the_imported_real_model(tmp_path, monkeypatch):
     folder = Path(model_source("smollm2-135m-instruct"))
     tok = AutoTokenizer.from_pretrained(folder)
     asks = ["List 3 fruits.", "List 3 colors."]
-    prompts = [tok.apply_chat_template([{"role": "user", "content": a}], add_generation_prompt=True, tokenize=False)
-               for a in asks]
+    prompts = [PolicyFormat.of(tok).prompt(a) for a in asks]  # the loop's own rendering: the template's user turn
     gen = VLLMGenerator(gpu_memory_utilization=0.1)
     try:
         samples = gen.generate(folder, tok, prompts, n=2, temperatures=[0.3], top_p=1.0, max_new_tokens=40, seed=0)

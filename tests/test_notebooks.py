@@ -81,10 +81,15 @@ def test_notebook_runs_top_to_bottom(name, executed):
 
 
 def test_notebooks_shared_one_baseline(nb_env, executed):
-    """Reuse worked: the baseline, the λ run, the PM run and the extra_pairs run, nothing trained twice."""
+    """Reuse worked: the baseline, the λ run, the PM run and the extra_pairs run, nothing trained twice, plus
+    notebook 03's fork of its run with the RM refreshed online (the same world and reward stage)."""
     runs = Workbench(nb_env).table("runs")
-    assert len(runs) == 4, runs[["run_id", "config"]]
+    assert len(runs) == 5, runs[["run_id", "config"]]
     configs = [json.loads(c) for c in runs.config]
+    [fork] = [c for c in configs if c["loop"]["rm_refresh"]]
+    configs.remove(fork)
+    assert fork["loop"]["refresh_pairs"] == 40
+    assert any(c["world"] == fork["world"] and c["reward"] == fork["reward"] for c in configs)
     assert sorted(c["loop"]["length_penalty"] for c in configs) == [0.0, 0.0, 0.0, 0.01]
     assert sorted(c["reward"]["extra_pairs"] for c in configs) == [[], [], [], ["human"]]
     assert sorted(c["reward"]["train_pm"] for c in configs) == [False, False, False, True]

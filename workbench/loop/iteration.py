@@ -170,11 +170,10 @@ def annotator_wins(cfg: RunConfig, scored: Scored, n: int, rng: random.Random) -
     return wins
 
 
-def dpo_rows(root: Path, run_id: str, t: int, tokenizer=None) -> list[dict]:
+def dpo_rows(root: Path, run_id: str, t: int, tokenizer) -> list[dict]:
     """Iteration t's selected pairs, read back from the store as DPO rows (prompt, chosen, rejected), in the
-    policy's format (layout.PolicyFormat; the toy layout without a tokenizer)."""
-    row = PolicyFormat.of(tokenizer).row if tokenizer is not None else None
-    return pair_rows(root, run_id, "x.iteration = ? and x.rule = 'best_worst'", [t], row=row)
+    policy's format (layout.PolicyFormat)."""
+    return pair_rows(root, run_id, "x.iteration = ? and x.rule = 'best_worst'", [t], row=PolicyFormat.of(tokenizer).row)
 
 
 def train_iteration(cfg: RunConfig, store: RunStore, t: int, tokenizer, n_prompts: int) -> Iteration:

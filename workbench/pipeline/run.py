@@ -410,7 +410,8 @@ class Pipeline:
                 base_gens, base_gold = scored.generations, scored.gold
             else:
                 base_gens, base_gold = self._baseline(prompts)
-            texts = [PolicyFormat.of(tokenizer).prompt(p.text) for p in prompts]
+            policy_format = PolicyFormat.of(tokenizer)
+            texts = [policy_format.prompt(p.text) for p in prompts]
             responses = [g.text for g in scored.generations]
             pol_lp = response_logprobs(policy, tokenizer, texts, responses, cfg.eval.temperature)
             ref_lp = pol_lp if t == 0 else response_logprobs(

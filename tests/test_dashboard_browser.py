@@ -4,7 +4,6 @@ Chromium (Debian's `chromium` package) through Playwright. Saves a screenshot of
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +13,12 @@ from pathlib import Path
 
 import pytest
 from dashboard_fixture import build
+from testing_utils import free_port, serve_viewer, stop
 
 CHROMIUM = "/usr/bin/chromium"
 # WORKBENCH_SCREENSHOTS=docs also writes the README's screenshot of a real run there (docs/development.md)
 SCREENSHOTS = os.environ.get("WORKBENCH_SCREENSHOTS")
 ERROR_TEXT = ("Traceback", "Error:", "Exception", "StreamlitAPIException", "KeyError", "BinderException")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(root: Path):
@@ -238,23 +232,12 @@ def test_long_answers_stay_inside_the_pages(tmp_path):
     finally:
         server.close()
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "workbench", "label", "--root", str(root), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc, viewer_url = serve_viewer(root)
     try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}", timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None and time.time() < deadline, "viewer did not start within 90 s"
-                time.sleep(0.5)
-        with narrow_page(f"http://127.0.0.1:{port}", tmp_path / "viewer-long.png") as page:
+        with narrow_page(viewer_url, tmp_path / "viewer-long.png") as page:
             page.locator("#labeler textarea, #labeler input").first.fill("chromium")
             page.keyboard.press("Enter")
             expect(page.locator("#status")).to_contain_text("left in queue", timeout=30_000)
             assert {page.locator(f"#response-{side} textarea").input_value() for side in "ab"} == set(LONG_ANSWERS)
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop(proc)

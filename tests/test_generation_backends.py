@@ -42,6 +42,10 @@ def test_backend_config_values_and_auto():
         load_config(overrides=["generation.backend=tgi"])
     with pytest.raises(ConfigError, match="vllm_gpu_memory_utilization"):
         load_config(overrides=["generation.vllm_gpu_memory_utilization=0"])
+    with pytest.raises(ConfigError, match=r"vllm_max_model_len \(64\) must exceed generation.max_new_tokens \(64\)"):
+        load_config(overrides=["generation.backend=vllm", "generation.vllm_max_model_len=64",
+                               "generation.max_new_tokens=64"])
+    load_config(overrides=["generation.vllm_max_model_len=64", "generation.max_new_tokens=64"])  # hf: not used
 
 
 def test_missing_vllm_names_the_install_command(monkeypatch):
@@ -129,6 +133,9 @@ def test_vllm_samples_from_the_imported_real_model(tmp_path, monkeypatch):
     gen = VLLMGenerator(gpu_memory_utilization=0.1)
     try:
         samples = gen.generate(folder, tok, prompts, n=2, temperatures=[0.3], top_p=1.0, max_new_tokens=40, seed=0)
+        assert gen.model_len == 1024  # not SmolLM2's 8192: a small KV share could not hold one such sequence
+        with pytest.raises(ValueError, match=r"prompt 0 is \d+ tokens; .* max_model_len 1024: raise generation"):
+            gen.generate(folder, tok, prompts, n=2, temperatures=[0.3], top_p=1.0, max_new_tokens=1020, seed=0)
     finally:
         gen.close()
     assert [(s.prompt_index, s.sample_index) for s in samples] == [(0, 0), (0, 1), (1, 0), (1, 1)]

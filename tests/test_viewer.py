@@ -9,11 +9,10 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from testing_utils import free_port, serve_viewer, stop
 
 from workbench.data import labels as D
 from workbench.evaluation import agreement as A
@@ -29,48 +28,12 @@ def quick_store(quick_copy):
     return quick_copy
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(root, extra_env=None, args=()):
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_LABEL_PASSWORD"}
-    env.update(PYTHONUNBUFFERED="1", **(extra_env or {}))
-    proc = subprocess.Popen(CLI + ["label", "--root", str(root), "--port", str(port), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"viewer exited: {proc.stdout.read()[-3000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return proc, url
-        except urllib.error.HTTPError:
-            return proc, url  # up, but answering with a login wall
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise AssertionError("viewer did not start within 90 s")
-
-
-def _stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 @pytest.fixture(scope="module")
 def viewer(quick_store):
     root, run_id = quick_store
-    proc, url = _serve(root)
+    proc, url = serve_viewer(root)
     yield root, run_id, url
-    _stop(proc)
+    stop(proc)
 
 
 def _sql(root, sql):
@@ -267,11 +230,11 @@ def test_reward_model_trains_on_human_pairs_from_the_config(viewer, tmp_path):
 def test_public_needs_a_password_and_a_password_closes_the_door(quick_store):
     root, run_id = quick_store
     env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_LABEL_PASSWORD"}
-    out = subprocess.run(CLI + ["label", "--root", str(root), "--public", "--port", str(_free_port())],
+    out = subprocess.run(CLI + ["label", "--root", str(root), "--public", "--port", str(free_port())],
                          capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 2 and "WORKBENCH_LABEL_PASSWORD" in out.stderr
 
-    proc, url = _serve(root, extra_env={"WORKBENCH_LABEL_PASSWORD": "s3cret"})
+    proc, url = serve_viewer(root, extra_env={"WORKBENCH_LABEL_PASSWORD": "s3cret"})
     try:
         with pytest.raises(Exception):
             _client(url).predict("eve", run_id, "random", api_name="/next")
@@ -279,7 +242,7 @@ def test_public_needs_a_password_and_a_password_closes_the_door(quick_store):
         status, *_ = c.predict("ada", run_id, "random", api_name="/next")
         assert STATUS.search(status)
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def _listening(port: int) -> list[str]:

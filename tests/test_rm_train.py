@@ -53,6 +53,19 @@ def _cli(*args, cwd=None):
     return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=600, check=False)
 
 
+def test_toy_rows_convert_to_a_layout():
+    """The loop's labels are toy rows; an RM that reads a chat template trains on them as conversations."""
+    from workbench.data.layout import toy_row
+
+    row = toy_row("What is 2 plus 3?", "5", "It is 6.")
+    assert Layout.TOY.convert(row) is row
+    chat = Layout.CHAT.convert(row)
+    assert chat == {"prompt": [{"role": "user", "content": "What is 2 plus 3?"}],
+                    "chosen": [{"role": "assistant", "content": "5"}],
+                    "rejected": [{"role": "assistant", "content": "It is 6."}]}
+    assert Layout.CHAT.convert(chat) is chat
+
+
 @pytest.mark.parametrize("layout", ["toy", "chat"])
 def test_scoring_reads_the_tokens_trl_trained_on(bases, layout):
     """The BT RM is scored on exactly the token ids TRL's RewardTrainer built from the same rows, in both layouts
@@ -196,20 +209,25 @@ def test_a_chat_template_reward_model_reads_the_loops_samples_through_its_templa
     assert res.returncode == 0, res.stderr
     runs = tmp_path / "runs"
     res = _cli("run", "--preset", "quick", "--root", str(runs), "--set", f"reward.pretrained={tmp_path / 'rms' / 'rm'}",
-               "--set", "loop.iterations=1")
+               "--set", "loop.iterations=1", "--set", "loop.rm_refresh=true", "--set", "loop.refresh_pairs=4")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "(chat layout)" in res.stdout
+    (run_dir,) = [d for d in runs.iterdir() if d.is_dir()]
     sql = """select p.text, g.text, s.value from scores s join generations g using (run_id, generation_id)
-             join prompts p using (run_id, prompt_id) where s.scorer = 'rm' and g.purpose = 'eval' order by g.generation_id"""
-    rows = query(runs, sql)[1][:24]
-    assert len(rows) == 24
-    tok = AutoTokenizer.from_pretrained(tmp_path / "rms" / "rm")
-    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "rms" / "rm", num_labels=1).eval()
-    texts = [f"user: {prompt}\nassistant: {response.strip()}\n" for prompt, response, _ in rows]
-    tok.padding_side = "right"
-    with torch.no_grad():
-        mine = model(**tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)).logits[:, 0].tolist()
-    assert [v for *_, v in rows] == pytest.approx(mine, abs=1e-5)
+             join prompts p using (run_id, prompt_id) where s.scorer = 'rm' and g.purpose = ? and g.iteration = ?
+             order by g.generation_id limit 24"""
+    # π0's eval samples scored by the given RM; iteration 1's rollout by its online refresh (models/rm_1), which
+    # trained on the loop's labels in the same chat layout and keeps reading through the template
+    for folder, purpose, iteration in ((tmp_path / "rms" / "rm", "eval", 0), (run_dir / "models" / "rm_1", "rollout", 1)):
+        rows = query(runs, sql, [purpose, iteration])[1]
+        assert len(rows) == 24
+        tok = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=1).eval()
+        texts = [f"user: {prompt}\nassistant: {response.strip()}\n" for prompt, response, _ in rows]
+        tok.padding_side = "right"
+        with torch.no_grad():
+            mine = model(**tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)).logits[:, 0].tolist()
+        assert [v for *_, v in rows] == pytest.approx(mine, abs=1e-5), folder
 
 
 def test_a_run_trains_its_reward_model_on_reward_dataset_instead_of_the_annotator(quick_cli_run, tmp_path):

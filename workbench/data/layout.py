@@ -13,7 +13,7 @@ import enum
 import functools
 
 from workbench.data.formats import PreferencePair
-from workbench.world.toy import format_prompt
+from workbench.world.toy import format_prompt, unformat_prompt
 
 
 def toy_row(prompt: str, chosen: str, rejected: str) -> dict:
@@ -38,6 +38,14 @@ class Layout(str, enum.Enum):
                     "chosen": [{"role": "assistant", "content": pair.chosen.strip()}],
                     "rejected": [{"role": "assistant", "content": pair.rejected.strip()}]}
         return toy_row(pair.prompt_text, pair.chosen.strip(), pair.rejected.strip())
+
+    def convert(self, row: dict) -> dict:
+        """A `toy_row` laid out this way (a row whose prompt is already a conversation is returned as it is)."""
+        if self is Layout.TOY or not isinstance(row["prompt"], str):
+            return row
+        pair = PreferencePair([{"role": "user", "content": unformat_prompt(row["prompt"])}], row["chosen"],
+                              row["rejected"], "")
+        return self.reward_row(pair)
 
     def reward_ids(self, tokenizer, pair: PreferencePair, response: str) -> list[int]:
         """The token ids RewardTrainer trains on for (pair's prompt, response), tokenized as TRL does."""
@@ -70,8 +78,9 @@ class PolicyFormat:
     smollm2-135m-instruct) sees each prompt as a user turn rendered with the generation prompt
     ("<|im_start|>user\\n{text}<|im_end|>\\n<|im_start|>assistant\\n" for SmolLM2), answers without a leading space,
     and stops at the template's end-of-turn token; DPO trains on conversational rows, which TRL renders through the
-    same template. The toy policy keeps "Q: {text}\\nA:" + " " + response + eos. Only the policy's side changes:
-    the run's own RM and PM read the toy layout whatever π0's template (a `reward.pretrained` RM reads its own)."""
+    same template. The toy policy keeps "Q: {text}\\nA:" + " " + response + eos. The run's own BT RM, trained from
+    π0, reads π0's template too (Layout.CHAT, recorded in its folder); the PM reads the toy layout whatever π0's
+    template, and a `reward.pretrained` RM reads its own."""
 
     chat: bool
     tokenizer: object = dataclasses.field(repr=False, compare=False)

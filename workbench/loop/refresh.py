@@ -70,8 +70,18 @@ def refresh(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, toke
     prompt = {p.prompt_id: p.text for p in prompts}
     rows = [toy_row(prompt[x.prompt_id], text[x.chosen_id], text[x.rejected_id]) for x in labels]
     train = labels_so_far(store.root, store.run_id, t, not cfg.reward.dataset) + rows
-    reward.train_reward(cfg, train, rm_in, tokenizer, rm_out, epochs=loop.refresh_epochs,
+    # an RM that reads its own way (a chat layout, a reward.pretrained RM's tokenizer) keeps reading that way
+    scoring = reward.scoring_of(rm_in)
+    rm_tokenizer = tokenizer
+    if scoring is not None:
+        from transformers import AutoTokenizer
+
+        rm_tokenizer = AutoTokenizer.from_pretrained(rm_in)
+        train = [scoring[1].convert(r) for r in train]
+    reward.train_reward(cfg, train, rm_in, rm_tokenizer, rm_out, epochs=loop.refresh_epochs,
                         learning_rate=loop.refresh_learning_rate, seed=cfg.seed * 1000 + 800 + t)
+    if scoring is not None:
+        reward.mark_scoring(rm_out, *scoring)
     rm = reward.load_reward_model(rm_out, tokenizer)
     texts = [format_prompt(prompts[i // n].text) for i in range(len(gens))]
     return reward.score(rm, tokenizer, texts, [g.text for g in gens]), labels

@@ -12,7 +12,25 @@ from workbench.config import RunConfig
 from workbench.data.layout import Layout
 from workbench.models.lm import batched_logits, ensure_pad_token, peft_config, train_and_save, training_args
 
-SCORING = "workbench_scoring.json"  # in models/rm when the RM came from reward.pretrained: its source and layout
+SCORING = "workbench_scoring.json"  # in an RM folder that reads its own way: its source and layout (Layout)
+
+
+def mark_scoring(folder: Path, source: str, layout: Layout) -> None:
+    """Record in an RM folder how it reads a (prompt, response): `load_reward_model` then attaches its own tokenizer
+    and layout, and `score` lays every text out that way."""
+    import json
+
+    (folder / SCORING).write_text(json.dumps({"source": source, "layout": Layout(layout).value}))
+
+
+def scoring_of(folder: Path) -> tuple[str, Layout] | None:
+    """(source, layout) recorded by `mark_scoring` / `copy_pretrained_rm`, or None: a toy-layout RM."""
+    import json
+
+    if not (folder / SCORING).is_file():
+        return None
+    recorded = json.loads((folder / SCORING).read_text())
+    return recorded["source"], Layout(recorded["layout"])
 
 
 def load_reward_model(path: Path | str, tokenizer):
@@ -81,14 +99,15 @@ def copy_pretrained_rm(source: str, out: Path) -> str:
     model.config.pad_token_id = own.pad_token_id
     model.save_pretrained(out)
     own.save_pretrained(out)
-    (out / SCORING).write_text(json.dumps({"source": source, "layout": layout}))
+    mark_scoring(out, source, layout)
     return layout
 
 
 def score(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int = 256) -> list[float]:
     """Reward of each (prompt, response), formatted exactly as in training: prompt + " " + response + eos, where
-    `prompt` is the policy's prompt, world.format_prompt(text). A `reward.pretrained` RM instead reads with its own
-    tokenizer in its own layout (copy_pretrained_rm), e.g. the prompt text as the user turn of its chat template."""
+    `prompt` is the policy's prompt, world.format_prompt(text). An RM with a recorded layout (mark_scoring: a
+    `reward.pretrained` RM, or the run's own RM trained from a chat π0) instead reads with its own tokenizer in that
+    layout, e.g. the prompt text as the user turn of its chat template."""
     if hasattr(model, "workbench_scoring"):
         from workbench.world.toy import unformat_prompt
 

@@ -26,7 +26,7 @@ import yaml
 
 from workbench import console
 from workbench.config import Algorithm, Reference, RunConfig, from_dict, to_dict
-from workbench.data.layout import PolicyFormat, toy_row
+from workbench.data.layout import Layout, PolicyFormat, toy_row
 from workbench.data.reward_sources import extra_reward_rows
 from workbench.distributed import seed_everything
 from workbench.evaluation.metrics import gold_preference, policy_metrics, rm_policy_accuracy
@@ -316,7 +316,12 @@ class Pipeline:
                        else "π0's samples for the preference prompts are all identical in pairs")
                 raise RuntimeError(f"no reward-model data: {why}")
             if not cfg.reward.pretrained:
-                metrics = reward.train_reward(cfg, rows, self.policy_dir(0), tokenizer, store.model_dir("rm"))
+                # π0's chat template when it has one (a pretrained instruct π0): the RM reads what the policy writes
+                layout = Layout.for_tokenizer(tokenizer)
+                metrics = reward.train_reward(cfg, [layout.convert(r) for r in rows], self.policy_dir(0), tokenizer,
+                                              store.model_dir("rm"))
+                if layout is Layout.CHAT:
+                    reward.mark_scoring(store.model_dir("rm"), str(self.policy_dir(0)), layout)
             pm = None
             if cfg.reward.train_pm or cfg.loop.oracle.needs_pm:
                 from workbench.models.preference import load_pm, train_pm

@@ -42,13 +42,12 @@ def load_reward_model(path: Path | str, tokenizer):
     from workbench.models.lm import device
 
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype="float32").to(device())
-    if isinstance(path, Path) and (path / SCORING).is_file():  # a reward.pretrained RM reads with its own tokenizer
-        import json
-
+    scoring = scoring_of(path) if isinstance(path, Path) else None
+    if scoring is not None:  # an RM with a recorded layout reads with its own tokenizer
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model.workbench_scoring = (tokenizer, Layout(json.loads((path / SCORING).read_text())["layout"]))
+        model.workbench_scoring = (tokenizer, scoring[1])
     # The head finds each sequence's last token by its pad id: it must be set, and differ from eos.
     model.config.pad_token_id = tokenizer.pad_token_id
     return model

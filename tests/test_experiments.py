@@ -109,7 +109,7 @@ def test_an_arm_a_finished_run_already_made_is_taken_as_it_is(root):
 
 def test_which_runs_can_share_the_stages_before_the_loop():
     from workbench.config import load_config
-    from workbench.pipeline.run import prefix_differences
+    from workbench.pipeline.reuse import prefix_differences
 
     def cfg(*overrides):
         return load_config(preset="quick", overrides=list(overrides))

@@ -195,3 +195,14 @@ def write_pairs(pairs_: list[PreferencePair], out: str | Path) -> Path:
             f.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
     os.replace(tmp, out)
     return out
+
+
+def loop_prompt_texts(cfg) -> dict[int, list[str]]:
+    """{t: the loop's prompts of iteration t} from `world.prompt_dataset`: with "{t}" in it, the first n_iter rows of
+    the set it names for each t (RLHFlow's iter1-20K, iter2-20K, ...); without, rows (t − 1)·n_iter + 1 .. t·n_iter
+    of the one set, so no prompt repeats across iterations."""
+    source, n, iterations = cfg.world.prompt_dataset, cfg.world.n_iter, range(1, cfg.loop.iterations + 1)
+    if "{t}" in source:
+        return {t: load_prompts(source.replace("{t}", str(t)), n) for t in iterations}
+    every = load_prompts(source, n * len(iterations))
+    return {t: every[(t - 1) * n : t * n] for t in iterations}

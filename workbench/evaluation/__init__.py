@@ -1,2 +1,3 @@
-"""Evaluation: the policy's metrics against π0 (metrics.py), the reward models by section (rm_eval.py), and agreement
-between judges on the same pairs (agreement.py)."""
+"""Evaluation: the evaluate stage, π_t against π0 on held-out prompts (policy_eval.py), the policy's metrics
+(metrics.py), the reward models by section (rm_eval.py), and agreement between judges on the same pairs
+(agreement.py)."""

@@ -84,7 +84,7 @@ class Workbench:
 
     def find_run(self, preset: str | RunConfig = "quick", overrides: list[str] = ()) -> str | None:
         """The newest finished run under this root whose resolved config equals this one, else None."""
-        from workbench.pipeline.run import finished_run
+        from workbench.pipeline.reuse import finished_run
 
         return finished_run(self.root, self._cfg(preset, overrides), newest=True)
 

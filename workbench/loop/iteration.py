@@ -17,6 +17,7 @@ from workbench.data.labels import pair_rows
 from workbench.data.layout import PolicyFormat
 from workbench.distributed import rank_log_callback
 from workbench.loop.generation import get_generator
+from workbench.loop.schedule import RMStep
 from workbench.loop.selection import best_worst
 from workbench.models.lm import load_policy, peft_config, train_and_save, training_args
 from workbench.models.reward import score
@@ -110,22 +111,22 @@ def train_dpo(cfg: RunConfig, rows: list[dict], policy_dir: Path, ref_dir: Path,
 
 
 def rollout(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, tokenizer, reward_model,
-            preference_model=None, rm_dirs: tuple[Path, Path] | None = None) -> int:
+            preference_model=None, rm: RMStep | None = None) -> int:
     """Sample n responses per prompt from π_{t−1}, score them, keep best vs worst; writes generations, scores and
     pairs. Returns the number of prompts whose samples all tied (dropped). With `loop.oracle=pm` each sample's
-    score is its round-robin mean win probability under the preference model (preference_model.py). With
-    `loop.rm_refresh` the RM at rm_dirs[0] is refreshed on annotator labels of this rollout into rm_dirs[1] first,
-    and that RM's scores rank the samples (refresh.py)."""
+    score is its round-robin mean win probability under the preference model (preference_model.py). `reward_model`
+    is the RM `rm.serving` (schedule.py); when `rm` refreshes, that RM is first trained on labels of this rollout
+    into `rm.refreshed`, and its scores rank the samples (refresh.py)."""
     g = cfg.generation
     scored = sample_and_score(
         cfg, store.policy_dir(t - 1), tokenizer, reward_model, prompts,
         iteration=t, purpose="rollout", n=g.n, temperatures=g.temperatures, max_new_tokens=g.max_new_tokens,
         seed=cfg.seed * 1000 + t,
     )
-    if cfg.loop.refresh_budget(t):
+    if rm is not None and rm.refreshes:
         from workbench.loop.refresh import refresh
 
-        scored.rm, labels = refresh(cfg, store, prompts, t, tokenizer, scored, *rm_dirs)
+        scored.rm, labels = refresh(cfg, store, prompts, rm, tokenizer, scored)
         store.write(labels, f"refresh-{t:03d}")
     if cfg.loop.oracle is Oracle.RM:
         by_oracle = scored.rm

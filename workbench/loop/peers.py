@@ -14,9 +14,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from workbench.config import RunConfig
+from workbench.config import Algorithm, Reference, RunConfig
 from workbench.models.lm import load_policy, train_and_save, training_args
 from workbench.models.reward import score
+from workbench.records import Iteration, Prompt
+from workbench.store import RunStore
 
 
 def _stop_at_budget(budget_s: float):
@@ -99,3 +101,20 @@ def _train(trainer_cls, args, cfg: RunConfig, prompts: list[str], policy_dir: Pa
     metrics = train_and_save(trainer, tokenizer, out)
     steps = trainer.state.global_step
     return metrics | {"steps": steps, "prompts_seen": int(steps * prompts_per_step)}
+
+
+def train_peer(cfg: RunConfig, store: RunStore, prompts: list[Prompt], tokenizer, reward_model) -> Iteration:
+    """The configured peer (`loop.algorithm`) from π0 on the iteration-1 prompts with `reward_model` as its reward;
+    saves π1 and returns its `iterations` row (the prompts it reached within the budget; RLOO makes no pairs)."""
+    from workbench.world.toy import format_prompt
+
+    out, pi0, seed = store.policy_dir(1), store.policy_dir(0), cfg.seed * 1000 + 1
+    texts = [format_prompt(p.text) for p in prompts]
+    rloo = cfg.loop.algorithm is Algorithm.TRL_RLOO
+    if rloo:
+        metrics = train_rloo(cfg, texts, pi0, reward_model, tokenizer, out, seed=seed)
+    else:
+        metrics = train_online_dpo(cfg, texts, pi0, pi0, reward_model, tokenizer, out, seed=seed)
+    n = min(len(prompts), int(metrics["prompts_seen"]))  # prompts it reached within the budget
+    samples, pairs = (n * cfg.generation.n, 0) if rloo else (2 * n, n)  # RLOO scores samples, makes no pairs
+    return Iteration(store.run_id, 1, str(out.relative_to(store.dir)), Reference.INITIAL.value, n, samples, pairs, 0)

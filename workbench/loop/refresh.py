@@ -29,6 +29,7 @@ from workbench.config import RefreshSource, RunConfig
 from workbench.data.labels import Choice, pair_rows
 from workbench.data.labels import stored_labels as human_labels
 from workbench.data.layout import toy_row
+from workbench.loop.schedule import RMStep
 from workbench.loop.selection import adjusted_scores, refresh_pairs
 from workbench.records import Pair, Prompt, Score, Scored
 from workbench.store import RunStore
@@ -45,13 +46,13 @@ def labels_so_far(root: Path, run_id: str, t: int, with_reward_stage: bool) -> l
                      [with_reward_stage, t - 1], order="x.iteration, x.pair_id")
 
 
-def refresh(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, tokenizer, scored: Scored,
-            rm_in: Path, rm_out: Path) -> tuple[list[float], list[Pair]]:
-    """Label the iteration's budget, train RM_{t−1} (at `rm_in`) into RM_t (at `rm_out`) and return the rollout's
-    scores under RM_t, with the new label rows (not yet written)."""
+def refresh(cfg: RunConfig, store: RunStore, prompts: list[Prompt], rm: RMStep, tokenizer,
+            scored: Scored) -> tuple[list[float], list[Pair]]:
+    """Label iteration t's budget (`rm.labels`, schedule.py), train RM_{t−1} (`rm.serving`) into RM_t
+    (`rm.refreshed`) and return the rollout's scores under RM_t, with the new label rows (not yet written)."""
     from workbench.models import reward
 
-    loop, n = cfg.loop, cfg.generation.n
+    loop, n, t = cfg.loop, cfg.generation.n, rm.t
     gens = scored.generations
     human = loop.refresh_source is RefreshSource.HUMAN
     if not human and any(math.isnan(u) for u in scored.gold):
@@ -61,7 +62,7 @@ def refresh(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, toke
     chars = [g.n_chars for g in gens]
     rng = random.Random(cfg.seed * 1000 + 800 + t)
     picks = refresh_pairs(scored.rm, adjusted_scores(scored.rm, chars, loop.refresh_length_penalty),
-                          [g.text for g in gens], n, loop.refresh_rule.value, loop.refresh_budget(t), rng)
+                          [g.text for g in gens], n, loop.refresh_rule.value, rm.labels, rng)
     if human:
         labels = _human_labels(cfg, store, prompts, t, scored, picks)
     else:
@@ -70,21 +71,12 @@ def refresh(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, toke
     prompt = {p.prompt_id: p.text for p in prompts}
     rows = [toy_row(prompt[x.prompt_id], text[x.chosen_id], text[x.rejected_id]) for x in labels]
     train = labels_so_far(store.root, store.run_id, t, not cfg.reward.dataset) + rows
-    # an RM that reads its own way (a chat layout, a reward.pretrained RM's tokenizer) keeps reading that way
-    scoring = reward.scoring_of(rm_in)
-    rm_tokenizer = tokenizer
-    if scoring is not None:
-        from transformers import AutoTokenizer
-
-        rm_tokenizer = AutoTokenizer.from_pretrained(rm_in)
-        train = [scoring[1].convert(r) for r in train]
-    reward.train_reward(cfg, train, rm_in, rm_tokenizer, rm_out, epochs=loop.refresh_epochs,
-                        learning_rate=loop.refresh_learning_rate, seed=cfg.seed * 1000 + 800 + t)
-    if scoring is not None:
-        reward.mark_scoring(rm_out, *scoring)
-    rm = reward.load_reward_model(rm_out, tokenizer)
+    rm_out = store.model_dir(rm.refreshed)
+    reward.continue_reward(cfg, train, store.model_dir(rm.serving), rm_out, tokenizer, epochs=loop.refresh_epochs,
+                           learning_rate=loop.refresh_learning_rate, seed=cfg.seed * 1000 + 800 + t)
+    model = reward.load_reward_model(rm_out, tokenizer)
     texts = [format_prompt(prompts[i // n].text) for i in range(len(gens))]
-    return reward.score(rm, tokenizer, texts, [g.text for g in gens]), labels
+    return reward.score(model, tokenizer, texts, [g.text for g in gens]), labels
 
 
 def _annotator_labels(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, scored: Scored,

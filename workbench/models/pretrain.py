@@ -107,3 +107,17 @@ def ensure_base(cfg: RunConfig, tokenizer_dir: Path) -> tuple[Path, str, bool]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final, key, True
+
+
+def install_base(cfg: RunConfig, models_dir: Path) -> tuple[Path, bool]:
+    """The base model for a run whose tokenizer is at `models_dir`/tokenizer, built or found in the cache
+    (`ensure_base`), copied in as `models_dir`/init (under a temporary name, renamed when complete), with the
+    run's RECORD of which base it used. Returns the cached base folder and whether this call built it."""
+    base, key, built = ensure_base(cfg, models_dir / "tokenizer")
+    init, tmp = models_dir / "init", models_dir / ".init.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(base, tmp, ignore=shutil.ignore_patterns(RECORD))
+    shutil.rmtree(init, ignore_errors=True)
+    tmp.rename(init)
+    (models_dir / RECORD).write_text(json.dumps({"path": str(base), "key": key, "built": built}))
+    return base, built

@@ -2,39 +2,59 @@
 
 Training pairs are two samples of π0 for the same preference prompt, labelled by the simulated annotator
 (annotator.py), so the RM inherits the annotator's noise and length bias, as a real RM inherits its labellers'.
+
+This module owns how an RM reads a (prompt, response), its layout (data/layout.py `Layout`): training lays every row
+out that way and writes the folder's scoring record (SCORING: the model it started from and the layout), and every
+load reads the record back, so a score always sees the text the RM was trained on. `continue_reward` (the online
+refresh) trains an RM further in its own layout and tokenizer and passes the record on. Folders of earlier versions
+still load: a toy run's RM without a record reads the toy layout with the run's tokenizer, and the rm/ folder of
+`workbench rm train` without one takes the layout from the rm_train.json beside it.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import NamedTuple
 
 from workbench.config import RunConfig
 from workbench.data.layout import Layout
 from workbench.models.lm import batched_logits, ensure_pad_token, peft_config, train_and_save, training_args
 
-SCORING = "workbench_scoring.json"  # in an RM folder that reads its own way: its source and layout (Layout)
+SCORING = "workbench_scoring.json"  # in every RM folder written since: {"source": the model it started from, "layout"}
+RM_TRAIN_REPORT = "rm_train.json"  # written by `workbench rm train` beside its rm/ folder (pipeline/rm_train.py)
 
 
-def mark_scoring(folder: Path, source: str, layout: Layout) -> None:
-    """Record in an RM folder how it reads a (prompt, response): `load_reward_model` then attaches its own tokenizer
-    and layout, and `score` lays every text out that way."""
-    import json
+class Scoring(NamedTuple):
+    """How an RM folder reads a (prompt, response): the model it was trained from, and its layout."""
 
-    (folder / SCORING).write_text(json.dumps({"source": source, "layout": Layout(layout).value}))
+    source: str
+    layout: Layout
 
 
-def scoring_of(folder: Path) -> tuple[str, Layout] | None:
-    """(source, layout) recorded by `mark_scoring` / `copy_pretrained_rm`, or None: a toy-layout RM."""
-    import json
+def scoring_of(folder: Path) -> Scoring | None:
+    """The folder's scoring record; for an rm/ folder that `workbench rm train` wrote before records existed, the
+    layout of the rm_train.json beside it; else None: an RM of an earlier toy run, which reads the toy layout with
+    the run's tokenizer."""
+    folder = Path(folder)
+    if (folder / SCORING).is_file():
+        recorded = json.loads((folder / SCORING).read_text())
+        return Scoring(recorded["source"], Layout(recorded["layout"]))
+    report = folder.parent / RM_TRAIN_REPORT
+    if report.is_file():
+        recorded = json.loads(report.read_text())
+        return Scoring(recorded["base"], Layout(recorded["layout"]))
+    return None
 
-    if not (folder / SCORING).is_file():
-        return None
-    recorded = json.loads((folder / SCORING).read_text())
-    return recorded["source"], Layout(recorded["layout"])
+
+def _write_scoring(folder: Path, scoring: Scoring) -> None:
+    (folder / SCORING).write_text(json.dumps({"source": scoring.source, "layout": Layout(scoring.layout).value}))
 
 
 def load_reward_model(path: Path | str, tokenizer):
-    """A `save_pretrained` folder (a Path, checked) or a hub id (a str), with a scalar head (new if it had none)."""
+    """A `save_pretrained` folder (a Path, checked) or a hub id (a str), with a scalar head (new if it had none).
+    A folder with a scoring record reads with its own tokenizer in its layout (`score`); `tokenizer` serves the
+    others."""
     from transformers import AutoModelForSequenceClassification
 
     if isinstance(path, Path) and not path.exists():
@@ -43,23 +63,27 @@ def load_reward_model(path: Path | str, tokenizer):
 
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype="float32").to(device())
     scoring = scoring_of(path) if isinstance(path, Path) else None
-    if scoring is not None:  # an RM with a recorded layout reads with its own tokenizer
+    if scoring is not None:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model.workbench_scoring = (tokenizer, scoring[1])
+        model.workbench_scoring = (tokenizer, scoring.layout)
     # The head finds each sequence's last token by its pad id: it must be set, and differ from eos.
     model.config.pad_token_id = tokenizer.pad_token_id
     return model
 
 
-def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, out: Path, *,
-                 epochs: float | None = None, learning_rate: float | None = None, seed: int | None = None) -> dict:
-    """Train on `rows` ({"prompt", "chosen", "rejected"}) starting from `init_dir`; save to `out`. `epochs`,
-    `learning_rate` and `seed` default to the reward stage's (an online refresh passes its own)."""
+def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path | str, tokenizer, out: Path, *,
+                 layout: Layout | None = None, source: str | None = None, epochs: float | None = None,
+                 learning_rate: float | None = None, seed: int | None = None) -> dict:
+    """Train on `rows` ({"prompt", "chosen", "rejected"}: toy rows, `toy_row`, or rows already in `layout`) starting
+    from `init_dir`; save to `out` with its scoring record. `layout` defaults to the tokenizer's
+    (`Layout.for_tokenizer`: π0's chat template when it has one, so the RM reads what the policy writes); `source`
+    (recorded) to `init_dir`. `epochs`, `learning_rate` and `seed` default to the reward stage's."""
     from datasets import Dataset
     from trl import RewardConfig, RewardTrainer
 
+    layout = Layout.for_tokenizer(tokenizer) if layout is None else layout
     r = cfg.reward
     args = RewardConfig(
         **training_args(cfg.seed if seed is None else seed, out / "trainer", r.epochs if epochs is None else epochs,
@@ -70,21 +94,37 @@ def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, ou
     trainer = RewardTrainer(
         model=load_reward_model(init_dir, tokenizer),
         args=args,
-        train_dataset=Dataset.from_list(rows),
+        train_dataset=Dataset.from_list([layout.convert(row) for row in rows]),
         processing_class=tokenizer,
         peft_config=peft_config(cfg, "reward", "SEQ_CLS"),
     )
-    return train_and_save(trainer, tokenizer, out, {"train_accuracy": "accuracy"})
+    metrics = train_and_save(trainer, tokenizer, out, {"train_accuracy": "accuracy"})
+    if trainer.is_world_process_zero():
+        _write_scoring(out, Scoring(str(init_dir if source is None else source), layout))
+    return metrics
 
 
-def copy_pretrained_rm(source: str, out: Path) -> str:
+def continue_reward(cfg: RunConfig, rows: list[dict], rm_in: Path, rm_out: Path, tokenizer, *, epochs: float,
+                    learning_rate: float, seed: int) -> dict:
+    """The RM at `rm_in` trained further on toy `rows` into `rm_out`, reading as it always has: with its recorded
+    layout and its own tokenizer (a chat layout, a `reward.pretrained` RM's tokenizer), or, for a folder without a
+    record, the toy layout with `tokenizer`, the run's. The record passes on unchanged."""
+    scoring = scoring_of(rm_in)
+    if scoring is None:
+        scoring = Scoring(str(rm_in), Layout.TOY)
+    else:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(rm_in)
+    return train_reward(cfg, rows, rm_in, tokenizer, rm_out, layout=scoring.layout, source=scoring.source,
+                        epochs=epochs, learning_rate=learning_rate, seed=seed)
+
+
+def copy_pretrained_rm(source: str, out: Path) -> Layout:
     """A trained BT RM (`reward.pretrained`: a folder, e.g. the rm/ of `workbench rm train`, or a hub id) made the
-    run's own: saved to `out` with its own tokenizer and SCORING, which says how it reads a response, so the loop
-    scores π0's samples the way it was trained, whatever π0's tokenizer. Its layout (layout.Layout): the one
-    `rm train` recorded, else `chat` when its tokenizer has a chat template (as hub RMs such as FsfairX-LLaMA3-RM do),
-    else `toy`. Returns the layout."""
-    import json
-
+    run's own: saved to `out` with its own tokenizer and scoring record, so the loop scores π0's samples the way it
+    was trained, whatever π0's tokenizer. Its layout: the one it records (`scoring_of`), else `chat` when its
+    tokenizer has a chat template (as hub RMs such as FsfairX-LLaMA3-RM do), else `toy`. Returns the layout."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from workbench.models.gguf import model_source
@@ -92,27 +132,27 @@ def copy_pretrained_rm(source: str, out: Path) -> str:
     source = model_source(source)  # a GGUF checkpoint: its imported folder
     own = AutoTokenizer.from_pretrained(source)
     ensure_pad_token(own)
-    report = Path(source).parent / "rm_train.json"  # written by `workbench rm train` next to rm/
-    layout = json.loads(report.read_text())["layout"] if report.is_file() else Layout.for_tokenizer(own).value
+    recorded = scoring_of(Path(source)) if Path(source).is_dir() else None
+    layout = recorded.layout if recorded is not None else Layout.for_tokenizer(own)
     model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, dtype="auto")
     model.config.pad_token_id = own.pad_token_id
     model.save_pretrained(out)
     own.save_pretrained(out)
-    mark_scoring(out, source, layout)
+    _write_scoring(out, Scoring(source, layout))
     return layout
 
 
 def score(model, tokenizer, prompts: list[str], responses: list[str], batch_size: int = 256) -> list[float]:
-    """Reward of each (prompt, response), formatted exactly as in training: prompt + " " + response + eos, where
-    `prompt` is the policy's prompt, world.format_prompt(text). An RM with a recorded layout (mark_scoring: a
-    `reward.pretrained` RM, or the run's own RM trained from a chat π0) instead reads with its own tokenizer in that
-    layout, e.g. the prompt text as the user turn of its chat template."""
+    """Reward of each (prompt, response), laid out as the RM was trained, where `prompt` is the policy's prompt,
+    world.format_prompt(text): in the toy layout prompt + " " + response + eos; in the chat layout the prompt text
+    as the user turn of the RM's template. An RM loaded with a scoring record reads with its own tokenizer."""
     if hasattr(model, "workbench_scoring"):
-        from workbench.world.toy import unformat_prompt
+        tokenizer, layout = model.workbench_scoring
+        if layout is Layout.CHAT:
+            from workbench.world.toy import unformat_prompt
 
-        tok, layout = model.workbench_scoring
-        return score_texts(model, tok, [layout.text_for(tok, unformat_prompt(p), r)
-                                        for p, r in zip(prompts, responses, strict=True)], batch_size)
+            return score_texts(model, tokenizer, [layout.text_for(tokenizer, unformat_prompt(p), r)
+                                                  for p, r in zip(prompts, responses, strict=True)], batch_size)
     texts = [p + " " + r + tokenizer.eos_token for p, r in zip(prompts, responses, strict=True)]
     return score_texts(model, tokenizer, texts, batch_size)
 

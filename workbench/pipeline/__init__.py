@@ -1,3 +1,3 @@
-"""Runs made of stages: the whole pipeline (run.py) and the reward stage's candidate responses (reward_data.py),
-experiments of arms × seeds (experiment.py), reward models on their own (rm_train.py), and exports for external
-evaluators (export.py)."""
+"""Runs made of stages: the whole pipeline's orchestration (run.py: plan, run, fork, the stage records), which runs
+can share stages (reuse.py), the reward stage (reward_stage.py), experiments of arms × seeds (experiment.py), reward
+models on their own (rm_train.py), and exports for external evaluators (export.py)."""

@@ -94,10 +94,11 @@ def _loop_wall_s(root: Path, run_id: str) -> float:
 
 def shared_prefix_run(root: Path, cfg: RunConfig, log=print):
     """A run under `root` whose stages before the loop are finished and were made from the same config as `cfg`'s
-    (`run.prefix_differences`): its Pipeline, which an experiment's first arm forks instead of recomputing them
+    (`reuse.prefix_differences`): its Pipeline, which an experiment's first arm forks instead of recomputing them
     (the stages are seeded, so the result is the same); None when there is none."""
     from workbench.config import ConfigError, from_dict
-    from workbench.pipeline.run import Pipeline, prefix_differences
+    from workbench.pipeline.reuse import prefix_differences
+    from workbench.pipeline.run import Pipeline
 
     if not root.is_dir():
         return None
@@ -120,7 +121,8 @@ def run_experiment(experiment: str, seeds: list[int], preset: str = "default", r
                    overrides: list[str] = (), log=print, reuse: bool = True) -> str:
     """Run every arm for every seed; returns the experiment id. With `reuse`, a seed's first arm forks a run already
     under `root` whose stages before the loop match (`shared_prefix_run`), e.g. another experiment's arm."""
-    from workbench.pipeline.run import Pipeline, finished_run
+    from workbench.pipeline.reuse import finished_run
+    from workbench.pipeline.run import Pipeline
     from workbench.store import RunStore
 
     if experiment not in EXPERIMENTS:

@@ -86,7 +86,8 @@ def export_outputs(root: str | Path, run_id: str, iteration: int, prompts_file: 
     """Generate with π_iteration of the run and write both files; returns their paths."""
     from workbench import console
     from workbench.loop.generation import get_generator
-    from workbench.pipeline.run import EVAL_SEED, Pipeline
+    from workbench.evaluation.policy_eval import EVAL_SEED
+    from workbench.pipeline.run import Pipeline
 
     console.apply()  # quiet unless --verbose (console.py)
     records = read_prompts(prompts_file)

@@ -37,7 +37,7 @@ from workbench.config import RunConfig, is_hub_id, pair_source, to_dict
 from workbench.data.formats import PreferencePair
 from workbench.data.layout import Layout
 
-REPORT = "rm_train.json"
+from workbench.models.reward import RM_TRAIN_REPORT as REPORT
 
 
 @dataclass
@@ -111,7 +111,8 @@ def main(cfg: RunConfig, base: str, sources: list[str], out: str | Path, train_p
         report = {"base": given, **({"base_folder": base} if base != given else {}), "layout": layout.value,
                   "pairs": len(pairs),
                   "sources": [dataclasses.asdict(r) for r in reports], "config": to_dict(cfg)}
-        report["bt"] = train_reward(cfg, [layout.reward_row(p) for p in pairs], init, tokenizer, tmp / "rm")
+        report["bt"] = train_reward(cfg, [layout.reward_row(p) for p in pairs], init, tokenizer, tmp / "rm",
+                                    layout=layout, source=given)
         if train_pm:
             log(f"[workbench] training the preference model on {len(pairs)} pairs")
             seed_everything(cfg.seed, cfg.threads)
@@ -137,12 +138,12 @@ def evaluate_models(models: str | Path, file: str | Path, max_part_chars: int | 
     from workbench.evaluation.rm_eval import evaluate
     from workbench.models.lm import load_tokenizer
     from workbench.models.preference import load_pm
-    from workbench.models.reward import load_reward_model
+    from workbench.models.reward import load_reward_model, scoring_of
 
     models = Path(models)
     if not (models / REPORT).is_file():
         raise FileNotFoundError(f"{models} is not a folder written by `workbench rm train` (no {REPORT})")
-    layout = Layout(json.loads((models / REPORT).read_text())["layout"])
+    layout = scoring_of(models / "rm").layout
     tokenizer = load_tokenizer(models / "rm")
     bt = load_reward_model(models / "rm", tokenizer)
     pm = load_pm(models / "pm") if (models / "pm").is_dir() else None

@@ -2,7 +2,7 @@
 
 The paper's reward models train on a large, diverse, off-policy mixture: responses of many models, good and bad,
 and (UltraInteract) correct and incorrect answers to the same problem. In the toy world that diversity comes from
-three sources (`pipeline/reward_data.py`): π0's samples, the world's imperfect demonstrations, and these
+three sources (`pipeline/reward_stage.py`): π0's samples, the world's imperfect demonstrations, and these
 perturbations of the ideal answer, each made in the framing (filler opening and closing) of another candidate it is
 then paired with — `padded` one time in five, else one of its family's content kinds, drawn uniformly:
 

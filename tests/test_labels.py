@@ -279,7 +279,7 @@ def test_extra_pairs_config(tmp_path):
         load_config(overrides=["reward.extra_pairs=[people]"])
     with pytest.raises(ConfigError, match="FORMAT:PATH with FORMAT one of .*shp"):
         load_config(overrides=[f"reward.extra_pairs=['reddit:{shp}']"])
-    with pytest.raises(ConfigError, match=f"no file {tmp_path}/missing.jsonl"):
+    with pytest.raises(ConfigError, match=f"{tmp_path}/missing.jsonl is neither a file nor a hub id"):
         load_config(overrides=[f"reward.extra_pairs=['shp:{tmp_path}/missing.jsonl']"])
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from workbench.pair_formats import PAIR_FORMATS
+
 SOURCE_DIR = Path(__file__).resolve().parent.parent  # the checkout: configs/, app/, notebooks/ (an editable install)
 CONFIG_DIR = SOURCE_DIR / "configs"
 
@@ -219,18 +221,9 @@ class RewardStageConfig:
     # instead of the annotator's labels (which are still drawn and stored); FORMAT as in `workbench data prepare`
 
     def __post_init__(self):
-        from pathlib import Path
-
-
         for source in self.extra_pairs:
-            fmt, sep, path = source.partition(":")
-            if not sep and source in EXTRA_PAIR_SOURCES:
-                continue
-            if not sep or fmt not in PAIR_FORMATS or not path:
-                raise ConfigError(f"reward.extra_pairs: unknown source {source!r} (known: {', '.join(EXTRA_PAIR_SOURCES)}, "
-                                  f"or FORMAT:PATH with FORMAT one of {', '.join(PAIR_FORMATS)})")
-            if not Path(path).is_file():
-                raise ConfigError(f"reward.extra_pairs: {source!r}: no file {path}")
+            if source not in EXTRA_PAIR_SOURCES:
+                pair_source(source, "reward.extra_pairs", also=EXTRA_PAIR_SOURCES)
         if self.pretrained and not is_model_source(self.pretrained):
             raise ConfigError(f"reward.pretrained: {self.pretrained!r} is neither a folder, a hub id (owner/name) nor "
                               f"a GGUF file or name ({', '.join(GGUF_MODELS)})")
@@ -435,9 +428,6 @@ class RunConfig:
                               "prompts from world.prompt_dataset have none: use loop.oracle=rm or pm")
 
 
-# the preference-file formats workbench/data/formats.py parses (`data prepare --format`, FORMAT:PATH sources)
-PAIR_FORMATS = ("hh-rlhf", "shp", "helpsteer", "pku-saferlhf", "ultrafeedback", "ultrafeedback-binarized",
-                "ultrainteract", "capybara", "orca", "reward-bench", "pairs")
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # owner/name, as the hub spells model ids
 
 
@@ -465,14 +455,15 @@ def is_hub_id(source: str) -> bool:
     return not Path(source).exists() and HUB_ID.fullmatch(source) is not None
 
 
-def pair_source(source: str, what: str) -> tuple[str, str]:
+def pair_source(source: str, what: str, also: tuple[str, ...] = ()) -> tuple[str, str]:
     """(format, file or hub id) of a preference source `FORMAT:PATH` or `FORMAT:owner/name`; a ConfigError that
-    starts with `what` (the field or flag it came from) when the format is unknown or the path names nothing."""
-
+    starts with `what` (the field or flag it came from) when the format is unknown or the path names nothing.
+    `also`: the named sources `what` takes besides these (e.g. "human"), for the message."""
     fmt, sep, path = source.partition(":")
     if not sep or fmt not in PAIR_FORMATS or not path:
-        raise ConfigError(f"{what}: {source!r}: expected FORMAT:PATH or FORMAT:owner/name with FORMAT one of "
-                          f"{', '.join(PAIR_FORMATS)}")
+        named = "".join(f"{name} or " for name in also)
+        raise ConfigError(f"{what}: unknown source {source!r}: expected {named}FORMAT:PATH with FORMAT one of "
+                          f"{', '.join(PAIR_FORMATS)} and PATH a file or a hub id (owner/name)")
     if not Path(path).is_file() and not is_hub_id(path):
         raise ConfigError(f"{what}: {source!r}: {path} is neither a file nor a hub id (owner/name)")
     return fmt, path

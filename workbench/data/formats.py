@@ -38,7 +38,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from workbench.config import PAIR_FORMATS
+from workbench.pair_formats import PAIR_FORMATS
 
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
 
@@ -358,17 +358,17 @@ def pairs(row: dict) -> Iterator[PreferencePair]:
 
 RowParser = Callable[[dict], Iterable[PreferencePair]]
 
-FORMATS: dict[str, RowParser | None] = {  # names: config.PAIR_FORMATS
-    "hh-rlhf": hh_rlhf,
-    "shp": shp,
-    "helpsteer": None,  # grouped across rows: helpsteer_rows
-    "pku-saferlhf": pku_saferlhf,
-    "ultrafeedback": ultrafeedback,
-    "ultrafeedback-binarized": ultrafeedback_binarized,
-    "ultrainteract": ultrainteract,
-    "capybara": capybara,
-    "orca": orca,
-    "reward-bench": reward_bench,
-    "pairs": pairs,
-}
-assert tuple(FORMATS) == PAIR_FORMATS, "config.PAIR_FORMATS names the formats this module parses"
+# one parser per name of PAIR_FORMATS, in its order (zip's strict=True fails at import on a missing one)
+FORMATS: dict[str, RowParser | None] = dict(zip(PAIR_FORMATS, (
+    hh_rlhf,
+    shp,
+    None,  # helpsteer: grouped across rows, helpsteer_rows
+    pku_saferlhf,
+    ultrafeedback,
+    ultrafeedback_binarized,
+    ultrainteract,
+    capybara,
+    orca,
+    reward_bench,
+    pairs,
+), strict=True))

@@ -4,6 +4,9 @@
 
 Every field has a default that runs on CPU. Unknown keys and values of the wrong type fail in `load_config`,
 before any work starts, with a message that names the key.
+
+Every field's one-line help is `metadata["help"]` (`metadata["see"]`: a link into docs/ where there is more);
+docs/configuration.md's table of the fields is generated from them: `python -m workbench.config` rewrites it.
 """
 
 from __future__ import annotations

@@ -61,3 +61,32 @@ def test_unknown_preset_and_missing_file(tmp_path):
     bad.write_text("loop:\n  iterations: [1\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(path=bad)
+
+
+def test_every_field_has_a_help():
+    import dataclasses
+    import typing
+
+    from workbench.config import _sections
+
+    missing = [f"{name}.{f.name}".lstrip(".") for name, cls in _sections() for f in dataclasses.fields(cls)
+               if not dataclasses.is_dataclass(typing.get_type_hints(cls)[f.name]) and not f.metadata.get("help")]
+    assert missing == [], f"fields without metadata={{'help': ...}}: {missing}"
+
+
+def test_docs_table_is_the_one_generated_from_the_field_help():
+    from workbench.config import DOCS_PAGE, TABLE_BEGIN, TABLE_END, docs_with_table, markdown_table
+
+    text = DOCS_PAGE.read_text()
+    assert TABLE_BEGIN in text and TABLE_END in text
+    assert "`lora`" in markdown_table() and "`reward.mix`" in markdown_table()
+    assert docs_with_table(text) == text, (
+        f"{DOCS_PAGE.name}'s config table differs from the field help in workbench/config.py: "
+        "regenerate it with `python -m workbench.config`")
+
+
+def test_docs_table_shows_defaults_as_yaml_spells_them():
+    from workbench.config import _shown
+
+    assert [_shown(v) for v in (True, 0, 2e-3, 1e-4, 0.35, 2.0, "", "mix", [0.7, 1.0], Oracle.RM)] == [
+        "true", "0", "2e-3", "1e-4", "0.35", "2.0", '""', "`mix`", "`[0.7, 1.0]`", "`rm`"]

@@ -128,7 +128,8 @@ def store(tmp_path):
     prompts, gens, scores, pairs = [], [], [], []
     for k in range(15):
         pid = f"p{k}"
-        prompts.append(Prompt(RUN, pid, "iter", 1, "chat" if k % 2 else "reasoning", "topic", f"Prompt {k}?", "{}", "x"))
+        section = "chat" if k % 2 else "reasoning"
+        prompts.append(Prompt(RUN, pid, "iter", 1, section, "topic", f"Prompt {k}?", "{}", "x"))
         c, r = f"g{k}c", f"g{k}r"
         gens += [Generation(RUN, c, pid, 1, "rollout", 0, 1.0, 1.0, 8, f"chosen {k}", 2, 8),
                  Generation(RUN, r, pid, 1, "rollout", 1, 1.0, 1.0, 8, f"rejected {k}", 2, 10)]
@@ -151,7 +152,8 @@ def test_items_join_text_and_verdicts(store):
     items = {i.pair_id: i for i in D.load_items(store, RUN)}
     assert len(items) == 15
     p0 = items["pair00"]
-    assert (p0.prompt, p0.chosen_text, p0.rejected_text, p0.section) == ("Prompt 0?", "chosen 0", "rejected 0", "reasoning")
+    assert (p0.prompt, p0.chosen_text, p0.rejected_text, p0.section) == (
+        "Prompt 0?", "chosen 0", "rejected 0", "reasoning")
     assert p0.verdicts["rm"] == 1 and p0.verdicts["gold"] == -1
     assert p0.rm_margin == pytest.approx(1.2)
     assert items["rm12"].rm_margin is None and items["rm12"].verdicts["annotator"] == 1
@@ -232,7 +234,8 @@ def test_labels_are_neither_lost_nor_duplicated_under_threads(store):
         t.start()
     for t in threads:
         t.join()
-    _, rows = query(store, "select labeler, count(*), count(distinct pair_id), min(comment) from labels group by 1 order by 1")
+    _, rows = query(store, "select labeler, count(*), count(distinct pair_id), min(comment) from labels "
+                           "group by 1 order by 1")
     assert rows == [("ann", 12, 12, hostile), ("bob", 12, 12, hostile), ("cy", 12, 12, hostile)]
     assert not list((store / RUN).rglob(".*.tmp"))  # no temporary file left behind
 
@@ -274,12 +277,13 @@ def test_extra_pairs_config(tmp_path):
     assert load_config(preset="quick").reward.extra_pairs == []
     assert load_config(overrides=["reward.extra_pairs=[human]"]).reward.extra_pairs == ["human"]
     shp = str(FIXTURES / "shp.jsonl")
-    assert load_config(overrides=[f"reward.extra_pairs=[human, 'shp:{shp}']"]).reward.extra_pairs == ["human", f"shp:{shp}"]
+    cfg = load_config(overrides=[f"reward.extra_pairs=[human, 'shp:{shp}']"])
+    assert cfg.reward.extra_pairs == ["human", f"shp:{shp}"]
     with pytest.raises(ConfigError, match="reward.extra_pairs: unknown source 'people'"):
         load_config(overrides=["reward.extra_pairs=[people]"])
     with pytest.raises(ConfigError, match="FORMAT:PATH with FORMAT one of .*shp"):
         load_config(overrides=[f"reward.extra_pairs=['reddit:{shp}']"])
-    with pytest.raises(ConfigError, match=f"no file {tmp_path}/missing.jsonl"):
+    with pytest.raises(ConfigError, match=f"{tmp_path}/missing.jsonl is neither a file nor a hub id"):
         load_config(overrides=[f"reward.extra_pairs=['shp:{tmp_path}/missing.jsonl']"])
 
 
@@ -288,7 +292,8 @@ def test_extra_pairs_from_a_dataset_file_are_filtered_and_rendered_as_toy_prompt
     # the fixture's 9 SHP pairs: one at a score ratio ≤ 2, two over the cap of 5 per post (tests/test_datasets.py)
     assert len(rows) == 6
     assert {(d.source, d.format, d.reason, d.count) for d in report} == {
-        ("shp.jsonl", "shp", "low_score_ratio", 1), ("shp.jsonl", "shp", "per_prompt_cap", 2), ("shp.jsonl", "shp", "kept", 6)}
+        ("shp.jsonl", "shp", "low_score_ratio", 1), ("shp.jsonl", "shp", "per_prompt_cap", 2),
+        ("shp.jsonl", "shp", "kept", 6)}
     assert all(r["prompt"].startswith("Q: Post p") and r["prompt"].endswith("\nA:") for r in rows)
     assert all(r["chosen"].startswith(" Comment") and r["chosen"] != r["rejected"] for r in rows)
 

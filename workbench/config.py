@@ -4,6 +4,9 @@
 
 Every field has a default that runs on CPU. Unknown keys and values of the wrong type fail in `load_config`,
 before any work starts, with a message that names the key.
+
+Every field's one-line help is `metadata["help"]` (`metadata["see"]`: a link into docs/ where there is more);
+docs/configuration.md's table of the fields is generated from them: `python -m workbench.config` rewrites it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+from workbench.pair_formats import PAIR_FORMATS
 
 SOURCE_DIR = Path(__file__).resolve().parent.parent  # the checkout: configs/, app/, notebooks/ (an editable install)
 CONFIG_DIR = SOURCE_DIR / "configs"
@@ -105,31 +110,49 @@ class Algorithm(str, enum.Enum):
 
 @dataclass
 class WorldConfig:
-    seed: int = 0  # world seed: which prompts and answers; same families for every seed
-    n_sft: int = 3000  # SFT demonstration prompts
-    n_pref: int = 600  # prompts whose SFT samples the annotator labels to train the reward model
-    n_iter: int = 300  # fresh prompts per DPO iteration
-    n_eval: int = 200  # held-out evaluation prompts (the four sections in equal shares)
-    n_capability: int = 100  # held-out capability prompts (never in preference data): the alignment tax
-    demo_error_rate: float = 0.35  # share of demonstrations with a wrong answer / off-topic content
-    demo_verbose_rate: float = 0.3  # share of demonstrations padded with filler sentences
-    prompt_dataset: str = ""  # the loop's prompts from a prompt set (a .jsonl/.parquet file or hub id; "{t}" = the
-    # iteration, e.g. RLHFlow/iterative-prompt-v1-iter{t}-20K) instead of the world's; "" = the world's. No gold on them
+    seed: int = field(
+        default=0, metadata={"help": "world seed: which prompts and answers; same families for every seed"})
+    n_sft: int = field(default=3000, metadata={"help": "SFT demonstration prompts"})
+    n_pref: int = field(
+        default=600, metadata={"help": "prompts whose SFT samples the annotator labels to train the reward model"})
+    n_iter: int = field(default=300, metadata={"help": "fresh prompts per DPO iteration"})
+    n_eval: int = field(
+        default=200, metadata={"help": "held-out evaluation prompts (the four sections in equal shares)"})
+    n_capability: int = field(
+        default=100, metadata={"help": "held-out capability prompts (never in preference data): the alignment tax"})
+    demo_error_rate: float = field(
+        default=0.35, metadata={"help": "share of demonstrations with a wrong answer / off-topic content"})
+    demo_verbose_rate: float = field(
+        default=0.3, metadata={"help": "share of demonstrations padded with filler sentences"})
+    prompt_dataset: str = field(
+        default="",
+        metadata={
+            "help": "the world's loop prompts; a prompt set instead, a .jsonl/.parquet file or hub id with `{t}` "
+            "standing for the iteration (e.g. RLHFlow/iterative-prompt-v1-iter{t}-20K): the loop samples its "
+            "prompts, which have no gold utility",
+            "see": "[The paper-scale config](scaling.md#the-paper-scale-config)",
+        },
+    )
 
     def __post_init__(self):
         source = self.prompt_dataset.replace("{t}", "1")
         if source and not Path(source).is_file() and not is_hub_id(source):
-            raise ConfigError(f"world.prompt_dataset: {self.prompt_dataset!r} is neither a file nor a hub id (owner/name)")
+            raise ConfigError(f"world.prompt_dataset: {self.prompt_dataset!r} is neither a file nor a hub id "
+                              "(owner/name)")
         check_range("world", self, ("n_sft", "n_pref", "n_iter", "n_eval", "n_capability"), 1)
         check_range("world", self, ("demo_error_rate", "demo_verbose_rate"), 0, 1)
 
 
 @dataclass
 class AnnotatorConfig:
-    temperature: float = 0.2  # Bradley-Terry temperature on gold utility: lower = more decisive
-    flip_rate: float = 0.05  # probability that a label is flipped at random
-    length_bias: float = 1.0  # utility units added per 100 characters of extra length (a GPT-4-like judge's bias)
-    position_bias: float = 0.0  # utility units added to whichever response is shown first
+    temperature: float = field(
+        default=0.2, metadata={"help": "Bradley-Terry temperature on gold utility: lower = more decisive"})
+    flip_rate: float = field(default=0.05, metadata={"help": "probability that a label is flipped at random"})
+    length_bias: float = field(
+        default=1.0,
+        metadata={"help": "utility units added per 100 characters of extra length (a GPT-4-like judge's bias)"})
+    position_bias: float = field(
+        default=0.0, metadata={"help": "utility units added to whichever response is shown first"})
 
     def __post_init__(self):
         check_range("annotator", self, ("temperature",), 0, low_open=True)
@@ -138,14 +161,22 @@ class AnnotatorConfig:
 
 @dataclass
 class ModelConfig:
-    vocab_size: int = 384  # BPE vocabulary trained on the world's corpus
-    hidden_size: int = 128
-    num_layers: int = 4
-    num_heads: int = 4
-    intermediate_size: int = 256
-    max_length: int = 96  # prompt + response tokens
-    pretrained: str = ""  # π0 as it is, no SFT: a save_pretrained folder or hub id (e.g. RLHFlow/LLaMA3-SFT); "" = the
-    # tiny Llama above, trained by the sft stage. With it set, the size fields above are unused
+    vocab_size: int = field(
+        default=384,
+        metadata={"help": "BPE vocabulary trained on the world's corpus (>= 300: 256 bytes + specials + merges)"})
+    hidden_size: int = field(default=128, metadata={"help": "the tiny Llama's width (divisible by num_heads)"})
+    num_layers: int = field(default=4, metadata={"help": "transformer layers"})
+    num_heads: int = field(default=4, metadata={"help": "attention heads"})
+    intermediate_size: int = field(default=256, metadata={"help": "MLP width"})
+    max_length: int = field(default=96, metadata={"help": "prompt + response tokens"})
+    pretrained: str = field(
+        default="",
+        metadata={
+            "help": "the tiny Llama above, trained by the sft stage; a save_pretrained folder, hub id (e.g. "
+            "RLHFlow/LLaMA3-SFT) or GGUF file or name: π0 as it is, no SFT, and the size fields above are unused",
+            "see": "[Running a real model](scaling.md#running-a-real-model-on-gpus)",
+        },
+    )
 
     def __post_init__(self):
         if self.pretrained and not is_model_source(self.pretrained):
@@ -160,14 +191,27 @@ class ModelConfig:
 
 @dataclass
 class PretrainConfig:
-    enabled: bool = True  # pretrain a base model on the world's knowledge (world/knowledge.py) and start SFT from it
-    sentences: int = 20000  # corpus size: sums, counting, topics, listings and safety facts in turn
-    epochs: float = 2.0
-    learning_rate: float = 2e-3
-    batch_size: int = 64
-    cache_dir: str = ""  # where base models are kept and reused across runs; "" = $WORKBENCH_BASE_CACHE, else
-    # $XDG_CACHE_HOME/workbench/base (~/.cache/workbench/base). A base is keyed by the world seed, the model and
-    # these fields (not cache_dir)
+    enabled: bool = field(
+        default=True,
+        metadata={
+            "help": "SFT starts from a base model pretrained on the world's knowledge (world/knowledge.py); false: "
+            "from the untrained tiny Llama",
+            "see": "[The base model](#the-base-model)",
+        },
+    )
+    sentences: int = field(
+        default=20000, metadata={"help": "corpus size: sums, counting, topics, listings and safety facts in turn"})
+    epochs: float = field(default=2.0, metadata={"help": "passes over the corpus"})
+    learning_rate: float = field(default=2e-3, metadata={"help": "the base model's learning rate"})
+    batch_size: int = field(default=64, metadata={"help": "sentences per batch"})
+    cache_dir: str = field(
+        default="",
+        metadata={
+            "help": "$WORKBENCH_BASE_CACHE, else $XDG_CACHE_HOME/workbench/base, else ~/.cache/workbench/base: where "
+            "base models are kept and reused across runs, each keyed by the world seed, the model and these fields "
+            "(not cache_dir)"
+        },
+    )
 
     def __post_init__(self):
         check_range("pretrain", self, ("sentences", "batch_size"), 1)
@@ -176,9 +220,9 @@ class PretrainConfig:
 
 @dataclass
 class SFTStageConfig:
-    epochs: float = 6.0
-    learning_rate: float = 2e-3
-    batch_size: int = 64
+    epochs: float = field(default=6.0, metadata={"help": "passes over the demonstrations"})
+    learning_rate: float = field(default=2e-3, metadata={"help": "SFT's learning rate"})
+    batch_size: int = field(default=64, metadata={"help": "demonstrations per batch"})
 
 
 @dataclass
@@ -186,9 +230,16 @@ class RewardMixConfig:
     """Shares of the candidates per preference prompt by source, with `reward.source=mix` (pipeline/reward_data.py).
     They are weights: each prompt's 2·pairs_per_prompt candidates are split in these proportions."""
 
-    pi0: float = 0.5  # π0's samples, split evenly over reward.temperatures
-    demo: float = 0.25  # the world's imperfect demonstrations (wrong, off-topic, unsafe or padded at the world's rates)
-    perturbed: float = 0.25  # the reference answer perturbed: wrong number, other topic, ... (world/perturbations.py)
+    pi0: float = field(default=0.5, metadata={"help": "π0's samples, split evenly over reward.temperatures"})
+    demo: float = field(
+        default=0.25,
+        metadata={
+            "help": "the world's imperfect demonstrations (wrong, off-topic, unsafe or padded at the world's rates)"
+        },
+    )
+    perturbed: float = field(
+        default=0.25,
+        metadata={"help": "the reference answer perturbed: wrong number, other topic, ... (world/perturbations.py)"})
 
     def __post_init__(self):
         check_range("reward.mix", self, ("pi0", "demo", "perturbed"), 0.0)
@@ -198,58 +249,95 @@ class RewardMixConfig:
 
 @dataclass
 class RewardStageConfig:
-    pairs_per_prompt: int = 6  # annotator-labelled pairs per preference prompt (2× as many candidate responses)
-    epochs: float = 8.0  # the BT RM: held-out accuracy rose with epochs up to 8 on the default world (README)
-    learning_rate: float = 3e-4
-    batch_size: int = 32
-    extra_pairs: list[str] = field(default_factory=list)  # more training pairs: "human" (the store's human labels)
-    # or FORMAT:PATH, a preference file of any `workbench data prepare` format (e.g. pairs:mix.jsonl from data mix)
-    source: str = "mix"  # responses the annotator labels: mix (π0's samples, demonstrations and perturbed answers,
-    # in the shares of reward.mix), pi0 (π0's samples only) or toy (the world's demonstrations only)
-    mix: RewardMixConfig = field(default_factory=RewardMixConfig)
-    temperatures: list[float] = field(default_factory=lambda: [0.7, 1.0, 1.3])  # π0's temperatures for its candidates
-    train_pm: bool = False  # also train the pairwise preference model (always when loop.oracle is pm)
-    pm_epochs: float = 3.0  # the PM's passes over the annotator pairs: 10 on the earlier 1,100 pairs, about as many steps
-    pm_learning_rate: float = 1e-3
-    pm_batch_size: int = 8  # small: one label token per example, so the PM needs many optimizer steps
-    gradient_accumulation_steps: int = 1  # global batch = batch_size × processes × this
-    pretrained: str = ""  # a trained BT RM to use instead of training one: a folder (e.g. the rm/ of `workbench rm
-    # train`) or hub id, scored with its own tokenizer and layout. The annotator's labels still train the PM
-    dataset: str = ""  # FORMAT:PATH, or FORMAT:owner/name for a hub dataset: the BT RM and the PM train on its pairs
-    # instead of the annotator's labels (which are still drawn and stored); FORMAT as in `workbench data prepare`
+    pairs_per_prompt: int = field(
+        default=6, metadata={"help": "annotator-labelled pairs per preference prompt, of twice as many candidates"})
+    epochs: float = field(
+        default=8.0,
+        metadata={
+            "help": "the BT RM's passes over its pairs: held-out accuracy rose with epochs up to 8 on the default "
+            "world (README)"
+        },
+    )
+    learning_rate: float = field(default=3e-4, metadata={"help": "the BT RM's learning rate"})
+    batch_size: int = field(default=32, metadata={"help": "the BT RM's pairs per batch"})
+    extra_pairs: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "more training pairs: `human` (the viewer's labels in the store), or FORMAT:PATH / "
+            "FORMAT:owner/name, a preference file or hub set of any `workbench data prepare` format (e.g. "
+            "pairs:mix.jsonl from `workbench data mix`)"
+        },
+    )
+    source: str = field(
+        default="mix",
+        metadata={
+            "help": "responses the annotator labels: `mix` (π0's samples, the world's demonstrations and perturbed "
+            "answers, in the shares of reward.mix), `pi0` (π0's samples only) or `toy` (the demonstrations only)",
+            "see": "[The reward data](reward-models.md#the-reward-data)",
+        },
+    )
+    mix: RewardMixConfig = field(
+        default_factory=RewardMixConfig,
+        metadata={"help": "shares of the candidates per preference prompt by source, with source=mix"})
+    temperatures: list[float] = field(
+        default_factory=lambda: [0.7, 1.0, 1.3],
+        metadata={"help": "π0's sampling temperatures for its candidates, split evenly"})
+    train_pm: bool = field(
+        default=False,
+        metadata={"help": "whether to also train the pairwise preference model (always when loop.oracle is pm)"})
+    pm_epochs: float = field(
+        default=3.0,
+        metadata={
+            "help": "the PM's passes over the annotator pairs (10 on the earlier 1,100 pairs, about as many steps)"
+        },
+    )
+    pm_learning_rate: float = field(default=1e-3, metadata={"help": "the PM's learning rate"})
+    pm_batch_size: int = field(
+        default=8, metadata={"help": "small: one label token per example, so the PM needs many optimizer steps"})
+    gradient_accumulation_steps: int = field(
+        default=1, metadata={"help": "global batch = batch_size × processes × this"})
+    pretrained: str = field(
+        default="",
+        metadata={
+            "help": "train the BT RM; a trained BT RM to use instead: a folder (e.g. the rm/ of `workbench rm train`) "
+            "or hub id, scored with its own tokenizer and layout. The annotator's labels still train the PM",
+            "see": "[`workbench rm train`](reward-models.md#training-them-on-public-data-workbench-rm-train)",
+        },
+    )
+    dataset: str = field(
+        default="",
+        metadata={
+            "help": "the annotator's labels; FORMAT:PATH, or FORMAT:owner/name for a hub dataset (FORMAT as in "
+            "`workbench data prepare`): the BT RM and the PM train on its pairs instead of the annotator's labels "
+            "(which are still drawn and stored)"
+        },
+    )
 
     def __post_init__(self):
-        from pathlib import Path
-
-
         for source in self.extra_pairs:
-            fmt, sep, path = source.partition(":")
-            if not sep and source in EXTRA_PAIR_SOURCES:
-                continue
-            if not sep or fmt not in PAIR_FORMATS or not path:
-                raise ConfigError(f"reward.extra_pairs: unknown source {source!r} (known: {', '.join(EXTRA_PAIR_SOURCES)}, "
-                                  f"or FORMAT:PATH with FORMAT one of {', '.join(PAIR_FORMATS)})")
-            if not Path(path).is_file():
-                raise ConfigError(f"reward.extra_pairs: {source!r}: no file {path}")
+            if source not in EXTRA_PAIR_SOURCES:
+                pair_source(source, "reward.extra_pairs", also=EXTRA_PAIR_SOURCES)
         if self.pretrained and not is_model_source(self.pretrained):
             raise ConfigError(f"reward.pretrained: {self.pretrained!r} is neither a folder, a hub id (owner/name) nor "
                               f"a GGUF file or name ({', '.join(GGUF_MODELS)})")
         if self.dataset:
             pair_source(self.dataset, "reward.dataset")
             if self.pretrained:
-                raise ConfigError("reward.pretrained and reward.dataset are both set: use a trained RM, or train one on "
-                                  "a dataset, not both")
+                raise ConfigError("reward.pretrained and reward.dataset are both set: use a trained RM, or train one "
+                                  "on a dataset, not both")
         if self.source not in REWARD_SOURCES:
-            raise ConfigError(f"reward.source must be one of {', '.join(map(repr, REWARD_SOURCES))}, got {self.source!r}")
+            raise ConfigError(f"reward.source must be one of {', '.join(map(repr, REWARD_SOURCES))}, "
+                              f"got {self.source!r}")
         if not self.temperatures or any(t <= 0 for t in self.temperatures):
             raise ConfigError(f"reward.temperatures: expected a non-empty list of positive temperatures, got "
                               f"{self.temperatures!r}")
         check_range("reward", self, ("pairs_per_prompt",), 1)
         pi0 = self.candidate_counts()["pi0"]
         if pi0 % len(self.temperatures):
+            share = "share reward.mix.pi0" if self.source == "mix" else "all"
             raise ConfigError(f"reward: {pi0} of π0's samples per prompt (2·pairs_per_prompt = "
-                              f"{2 * self.pairs_per_prompt}, {'share reward.mix.pi0' if self.source == 'mix' else 'all'}"
-                              f") do not split evenly over reward.temperatures {self.temperatures}")
+                              f"{2 * self.pairs_per_prompt}, {share}) do not split evenly over reward.temperatures "
+                              f"{self.temperatures}")
 
     def candidate_counts(self) -> dict[str, int]:
         """Candidates per preference prompt by source: 2·pairs_per_prompt in all, split by `source` and, for mix, by
@@ -287,16 +375,33 @@ class Backend(str, enum.Enum):
 
 @dataclass
 class GenerationConfig:
-    backend: Backend = Backend.HF  # hf | vllm | auto (vllm when installed)
-    n: int = 8  # samples per prompt
-    temperatures: list[float] = field(default_factory=lambda: [1.0])  # split evenly over the n samples
-    top_p: float = 1.0
-    max_new_tokens: int = 32
-    batch_size: int = 128  # prompts per generate call (hf; vLLM schedules its own batches)
-    vllm_gpu_memory_utilization: float = 0.1  # vLLM's KV-cache share of GPU memory; on CPU the share of RAM it reserves
-    vllm_dtype: str = "float32"  # vLLM weights dtype ("auto" picks bfloat16 on CPU); bfloat16 for real models
-    vllm_enforce_eager: bool = True  # skip torch.compile / CUDA graphs: faster start; false for long GPU runs
-    vllm_max_model_len: int = 1024  # longest prompt + answer in tokens (capped by the model's max_position_embeddings)
+    backend: Backend = field(
+        default=Backend.HF,
+        metadata={
+            "help": "`hf` (transformers generate, always available), `vllm`, or `auto` (vllm when installed)",
+            "see": "[Scaling out](scaling.md#scaling-out-vllm-generation-multi-process-training-the-paper-scale-"
+            "config)",
+        },
+    )
+    n: int = field(default=8, metadata={"help": "samples per prompt (>= 2: best vs worst needs two)"})
+    temperatures: list[float] = field(
+        default_factory=lambda: [1.0],
+        metadata={"help": "split evenly over the n samples, e.g. [1.0, 0.7] as the paper"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling's probability mass"})
+    max_new_tokens: int = field(default=32, metadata={"help": "longest answer in tokens"})
+    batch_size: int = field(
+        default=128, metadata={"help": "prompts per generate call (hf; vLLM schedules its own batches)"})
+    vllm_gpu_memory_utilization: float = field(
+        default=0.1,
+        metadata={"help": "vLLM's KV-cache share of GPU memory; on CPU the share of RAM it reserves"})
+    vllm_dtype: str = field(
+        default="float32",
+        metadata={"help": "vLLM weights dtype (`auto` picks bfloat16 on CPU); bfloat16 for real models"})
+    vllm_enforce_eager: bool = field(
+        default=True, metadata={"help": "skip torch.compile / CUDA graphs: faster start; false for long GPU runs"})
+    vllm_max_model_len: int = field(
+        default=1024,
+        metadata={"help": "longest prompt + answer in tokens (capped by the model's max_position_embeddings)"})
 
     def __post_init__(self):
         check_range("generation", self, ("vllm_gpu_memory_utilization",), 0, 1, low_open=True)
@@ -308,7 +413,8 @@ class GenerationConfig:
                 f"({self.max_new_tokens}): the vLLM engine's sequences hold the prompt and the answer"
             )
         if not self.temperatures or any(t <= 0 for t in self.temperatures):
-            raise ConfigError(f"generation.temperatures must be a non-empty list of values > 0, got {self.temperatures}")
+            raise ConfigError(f"generation.temperatures must be a non-empty list of values > 0, "
+                              f"got {self.temperatures}")
         if self.n % len(self.temperatures):
             raise ConfigError(
                 f"generation.n ({self.n}) must be divisible by len(generation.temperatures) ({len(self.temperatures)})"
@@ -317,25 +423,83 @@ class GenerationConfig:
 
 @dataclass
 class LoopConfig:
-    iterations: int = 3
-    oracle: Oracle = Oracle.RM
-    length_penalty: float = 0.0  # λ in r − λ·len, len in characters (the paper's 0.001 is for real-model lengths)
-    reference: Reference = Reference.INITIAL
-    algorithm: Algorithm = Algorithm.ITERATIVE_DPO
-    time_budget_s: float = 0.0  # trl_online_dpo / trl_rloo: stop training after this many seconds (0: train the epochs)
-    # online RM refresh: each iteration the annotator labels refresh_pairs of the rollout's own pairs (picked by
-    # refresh_rule) and the RM continues training on every label so far before it scores the rollout
-    rm_refresh: bool = False
-    refresh_pairs: int = 100
-    refresh_rule: RefreshRule = RefreshRule.UNCERTAIN
-    refresh_at: RefreshAt = RefreshAt.EVERY
-    refresh_epochs: float = 1.0  # passes over all labels so far, from the previous iteration's RM
-    refresh_learning_rate: float = 1e-4
-    # λ (per character) of the disagree rule's length-penalised score r − λ·len; its own, so that the rule tells
-    # pairs apart at the loop's default length_penalty = 0 (0.02: the best λ of the length-penalty experiment)
-    refresh_length_penalty: float = 0.02
-    refresh_source: RefreshSource = RefreshSource.ANNOTATOR
-    refresh_wait_s: float = 3600.0  # refresh_source=human: how long a rollout waits for its queue's labels (0: no wait)
+    iterations: int = field(default=3, metadata={"help": "rollout → pairs → DPO iterations"})
+    oracle: Oracle = field(
+        default=Oracle.RM,
+        metadata={
+            "help": "who scores the n samples: `rm` (the Bradley-Terry reward model, the paper's proxy), `pm` (the "
+            "preference model: each sample's mean win probability against the others), `annotator` (the simulated "
+            "annotator's pairwise labels among the n, ranked by wins) or `gold` (the gold utility: the ceiling)"
+        },
+    )
+    length_penalty: float = field(
+        default=0.0,
+        metadata={"help": "λ in r − λ·len, len in characters (the paper's 0.001 is for real-model lengths)"})
+    reference: Reference = field(
+        default=Reference.INITIAL,
+        metadata={
+            "help": "which policy DPO regularises towards: `initial` (π0, as in the paper) or `previous` (π_{t−1})"
+        },
+    )
+    algorithm: Algorithm = field(
+        default=Algorithm.ITERATIVE_DPO,
+        metadata={
+            "help": "what trains π_t: `iterative_dpo` (ours: rollout → best vs worst → DPO, T times), or a TRL peer "
+            "trained once from π0: `trl_online_dpo` (OnlineDPOTrainer), `trl_rloo` (RLOOTrainer)",
+            "see": "[Experiments](experiments.md#experiments)",
+        },
+    )
+    time_budget_s: float = field(
+        default=0.0,
+        metadata={"help": "trl_online_dpo / trl_rloo: stop training after this many seconds (0: train the epochs)"})
+    rm_refresh: bool = field(
+        default=False,
+        metadata={
+            "help": "whether to refresh the RM online: each iteration the annotator labels refresh_pairs of the "
+            "rollout's own pairs (picked by refresh_rule) and the RM continues training on every label so far "
+            "before it scores the rollout",
+            "see": "[Reward models](reward-models.md#online-rm-refresh-looprm_refresh)",
+        },
+    )
+    refresh_pairs: int = field(default=100, metadata={"help": "annotator labels per iteration"})
+    refresh_rule: RefreshRule = field(
+        default=RefreshRule.UNCERTAIN,
+        metadata={
+            "help": "which of the rollout's pairs: `uncertain` (the RM's smallest margins), `random`, or `disagree` "
+            "(pairs the RM and r − refresh_length_penalty·len order differently, then the uncertain ones)"
+        },
+    )
+    refresh_at: RefreshAt = field(
+        default=RefreshAt.EVERY,
+        metadata={
+            "help": "`every` (refresh_pairs labels at every iteration: the online refresh) or `first` (all "
+            "iterations' labels, iterations × refresh_pairs, at iteration 1 on π0's samples, then none: a fixed RM "
+            "given as many labels, the rm-refresh experiment's control)"
+        },
+    )
+    refresh_epochs: float = field(
+        default=1.0, metadata={"help": "passes over all labels so far, from the previous iteration's RM"})
+    refresh_learning_rate: float = field(default=1e-4, metadata={"help": "the refresh's learning rate"})
+    refresh_length_penalty: float = field(
+        default=0.02,
+        metadata={
+            "help": "λ (per character) of the disagree rule's length-penalised score r − λ·len; its own, so that "
+            "the rule tells pairs apart at the loop's default length_penalty = 0 (0.02: the best λ of the "
+            "length-penalty experiment)"
+        },
+    )
+    refresh_source: RefreshSource = field(
+        default=RefreshSource.ANNOTATOR,
+        metadata={
+            "help": "who labels the refresh's pairs: `annotator` (the simulated annotator, at once) or `human` "
+            "(people in the viewer's `refresh` queue; the rollout waits up to refresh_wait_s for them)",
+            "see": "[People as the refresh's labelers]"
+            "(reward-models.md#people-as-the-refreshs-labelers-looprefresh_sourcehuman)",
+        },
+    )
+    refresh_wait_s: float = field(
+        default=3600.0,
+        metadata={"help": "refresh_source=human: how long a rollout waits for its queue's labels (0: no wait)"})
 
     def __post_init__(self):
         check_range("loop", self, ("iterations",), 1)
@@ -360,21 +524,28 @@ class LoopConfig:
 
 @dataclass
 class DPOStageConfig:
-    beta: float = 0.1
-    learning_rate: float = 2e-5
-    epochs: float = 2.0
-    batch_size: int = 32
-    loss_type: list[str] = field(default_factory=lambda: ["sigmoid"])  # TRL names; ["sigmoid", "sft"] = RPO
-    gradient_accumulation_steps: int = 1  # global batch = batch_size × processes × this
+    beta: float = field(default=0.1, metadata={"help": "DPO's β: the strength of the pull towards the reference"})
+    learning_rate: float = field(default=2e-5, metadata={"help": "DPO's learning rate"})
+    epochs: float = field(default=2.0, metadata={"help": "passes over each iteration's pairs"})
+    batch_size: int = field(default=32, metadata={"help": "pairs per batch"})
+    loss_type: list[str] = field(
+        default_factory=lambda: ["sigmoid"],
+        metadata={"help": "a list of TRL loss names; [sigmoid, sft] = RPO"})
+    gradient_accumulation_steps: int = field(
+        default=1, metadata={"help": "global batch = batch_size × processes × this"})
 
 
 @dataclass
 class EvalConfig:
-    temperature: float = 0.7
-    max_new_tokens: int = 32
-    # RM drift: samples of π_t per eval prompt, at the rollout's temperatures, whose gold-labelled pairs measure the
-    # reward model's accuracy on the policy's own outputs (rm_policy_accuracy); 0 turns the measure off
-    drift_samples: int = 4
+    temperature: float = field(default=0.7, metadata={"help": "sampling temperature of the evaluated answers"})
+    max_new_tokens: int = field(default=32, metadata={"help": "longest evaluated answer in tokens"})
+    drift_samples: int = field(
+        default=4,
+        metadata={
+            "help": "RM drift: samples of π_t per eval prompt, at the rollout's temperatures, whose gold-labelled "
+            "pairs measure the reward model's accuracy on the policy's own outputs (rm_policy_accuracy); 0 = off"
+        },
+    )
 
     def __post_init__(self):
         if self.drift_samples == 1 or self.drift_samples < 0:
@@ -390,12 +561,16 @@ class LoRAConfig:
     """LoRA adapters instead of full fine-tuning (TRL's `peft_config`), as users of 8B models on one GPU train; the
     adapter is merged into the saved model, so vLLM and the evaluation load a plain folder."""
 
-    r: int = 0  # the adapters' rank; 0: full fine-tuning (the default)
-    alpha: float = 16.0
-    dropout: float = 0.0
+    r: int = field(
+        default=0,
+        metadata={"help": "full fine-tuning; > 0: LoRA adapters of this rank through TRL's peft_config"})
+    alpha: float = field(default=16.0, metadata={"help": "LoRA's scaling α (the update is scaled by α / r)"})
+    dropout: float = field(default=0.0, metadata={"help": "dropout on the adapters' input"})
     target_modules: list[str] = field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
-    stages: list[str] = field(default_factory=lambda: list(LORA_STAGES))  # which trainers use it
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        metadata={"help": "the linear layers that get adapters"})
+    stages: list[str] = field(
+        default_factory=lambda: list(LORA_STAGES), metadata={"help": "which trainers use it"})
 
     def __post_init__(self):
         check_range("lora", self, ("r",), 0)
@@ -413,10 +588,11 @@ class LoRAConfig:
 
 @dataclass
 class RunConfig:
-    name: str = "default"
-    seed: int = 0  # training and sampling seed (the world has its own)
-    threads: int = 2  # torch intra-op threads
-    report_to: list[str] = field(default_factory=list)  # passed to the TRL trainers: tensorboard, wandb, ...
+    name: str = field(default="default", metadata={"help": "the run's name; each preset sets its own"})
+    seed: int = field(default=0, metadata={"help": "training and sampling seed (the world has its own)"})
+    threads: int = field(default=2, metadata={"help": "torch intra-op threads"})
+    report_to: list[str] = field(
+        default_factory=list, metadata={"help": "passed to the TRL trainers: tensorboard, wandb, ..."})
     world: WorldConfig = field(default_factory=WorldConfig)
     annotator: AnnotatorConfig = field(default_factory=AnnotatorConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -435,9 +611,6 @@ class RunConfig:
                               "prompts from world.prompt_dataset have none: use loop.oracle=rm or pm")
 
 
-# the preference-file formats workbench/data/formats.py parses (`data prepare --format`, FORMAT:PATH sources)
-PAIR_FORMATS = ("hh-rlhf", "shp", "helpsteer", "pku-saferlhf", "ultrafeedback", "ultrafeedback-binarized",
-                "ultrainteract", "capybara", "orca", "reward-bench", "pairs")
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # owner/name, as the hub spells model ids
 
 
@@ -465,14 +638,15 @@ def is_hub_id(source: str) -> bool:
     return not Path(source).exists() and HUB_ID.fullmatch(source) is not None
 
 
-def pair_source(source: str, what: str) -> tuple[str, str]:
+def pair_source(source: str, what: str, also: tuple[str, ...] = ()) -> tuple[str, str]:
     """(format, file or hub id) of a preference source `FORMAT:PATH` or `FORMAT:owner/name`; a ConfigError that
-    starts with `what` (the field or flag it came from) when the format is unknown or the path names nothing."""
-
+    starts with `what` (the field or flag it came from) when the format is unknown or the path names nothing.
+    `also`: the named sources `what` takes besides these (e.g. "human"), for the message."""
     fmt, sep, path = source.partition(":")
     if not sep or fmt not in PAIR_FORMATS or not path:
-        raise ConfigError(f"{what}: {source!r}: expected FORMAT:PATH or FORMAT:owner/name with FORMAT one of "
-                          f"{', '.join(PAIR_FORMATS)}")
+        named = "".join(f"{name} or " for name in also)
+        raise ConfigError(f"{what}: unknown source {source!r}: expected {named}FORMAT:PATH with FORMAT one of "
+                          f"{', '.join(PAIR_FORMATS)} and PATH a file or a hub id (owner/name)")
     if not Path(path).is_file() and not is_hub_id(path):
         raise ConfigError(f"{what}: {source!r}: {path} is neither a file nor a hub id (owner/name)")
     return fmt, path
@@ -488,10 +662,8 @@ def to_dict(cfg) -> dict:
             return [plain(x) for x in v]
         return v
 
-    return {
-        f.name: to_dict(getattr(cfg, f.name)) if dataclasses.is_dataclass(getattr(cfg, f.name)) else plain(getattr(cfg, f.name))
-        for f in dataclasses.fields(cfg)
-    }
+    values = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+    return {name: to_dict(v) if dataclasses.is_dataclass(v) else plain(v) for name, v in values.items()}
 
 
 _EXPONENT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
@@ -586,3 +758,71 @@ def load_config(preset: str | None = None, path: str | Path | None = None, overr
             value = raw
         _set(data, key.strip(), value)
     return from_dict(RunConfig, data)
+
+
+# docs/configuration.md's table of the fields is generated from their help: `python -m workbench.config` rewrites it
+DOCS_PAGE = SOURCE_DIR / "docs" / "configuration.md"
+TABLE_BEGIN = ("<!-- config-table:begin: generated from the field help in workbench/config.py by "
+               "python -m workbench.config -->")
+TABLE_END = "<!-- config-table:end -->"
+
+
+def _shown(value, *, quoted: bool = True) -> str:
+    """A default as YAML and --set spell it (true, 2e-3, [0.7, 1.0]); words and lists in backticks if `quoted`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value and abs(value) < 0.01:
+        mantissa, exponent = f"{value:e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if value == "":
+        return '""'
+    if isinstance(value, list):
+        text = "[" + ", ".join(_shown(v, quoted=False) for v in value) + "]"
+    else:
+        text = value.value if isinstance(value, enum.Enum) else str(value)
+    return f"`{text}`" if quoted else text
+
+
+def _sections(cls=RunConfig, name: str = "") -> typing.Iterator[tuple[str, type]]:
+    """(dotted name, dataclass) of `cls` and of every section nested in it, depth first."""
+    yield name, cls
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            yield from _sections(hints[f.name], f"{name}.{f.name}" if name else f.name)
+
+
+def markdown_table() -> str:
+    """The table of docs/configuration.md: a row per section, each field with its default and its help."""
+    rows = ["| section | fields (defaults) |", "|---|---|"]
+    for name, cls in _sections():
+        hints = typing.get_type_hints(cls)
+        cells = []
+        for f in dataclasses.fields(cls):
+            if dataclasses.is_dataclass(hints[f.name]) and not name:
+                continue  # a section of RunConfig: a row of its own
+            help_text = f.metadata["help"] + (f"; see {f.metadata['see']}" if "see" in f.metadata else "")
+            if dataclasses.is_dataclass(hints[f.name]):
+                cells.append(f"`{f.name}` (see `{name}.{f.name}`: {help_text})")
+            else:
+                default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                cells.append(f"`{f.name}` ({_shown(default)}: {help_text})")
+        fields_cell = ", ".join(cells).replace("|", "\\|")  # a | in a help would end the cell
+        rows.append(f"| {f'`{name}`' if name else 'top level'} | {fields_cell} |")
+    return "\n".join(rows)
+
+
+def docs_with_table(text: str) -> str:
+    """`text` (the docs page) with the part between TABLE_BEGIN and TABLE_END replaced by `markdown_table()`."""
+    head, begin, rest = text.partition(TABLE_BEGIN)
+    _, end, tail = rest.partition(TABLE_END)
+    if not begin or not end:
+        raise ValueError(f"{DOCS_PAGE} needs the lines {TABLE_BEGIN} and {TABLE_END} around the config table")
+    return f"{head}{TABLE_BEGIN}\n{markdown_table()}\n{TABLE_END}{tail}"
+
+
+if __name__ == "__main__":
+    DOCS_PAGE.write_text(docs_with_table(DOCS_PAGE.read_text()))
+    print(f"wrote the config table of {DOCS_PAGE}")

@@ -8,26 +8,32 @@ Every format maps its rows to `PreferencePair`: the prompt as chat messages (eve
 the chosen and the rejected final assistant response, the source, optional absolute scores and margin, and a
 section (RewardBench's chat / chat-hard / safety / reasoning where the data says, else None).
 
-Formats (their exact public column names; multi-turn where the data has it):
+Formats, each `name (dataset): the columns read` (their exact public names; multi-turn where the data has it):
 
-| name | dataset | columns read |
-|---|---|---|
-| hh-rlhf | Anthropic/hh-rlhf | chosen, rejected: whole dialogues "\\n\\nHuman: …\\n\\nAssistant: …" sharing all but the last turn |
-| shp | stanfordnlp/SHP | post_id, history, human_ref_A, human_ref_B, labels (1 = A preferred), score_A, score_B |
-| helpsteer | nvidia/HelpSteer | prompt, response, helpfulness, correctness, … (one response per row; pairs are made per prompt) |
-| pku-saferlhf | PKU-Alignment/PKU-SafeRLHF(-30K) | prompt, response_0, response_1, safer_response_id (or better_response_id), is_response_{0,1}_safe |
-| ultrafeedback | openbmb/UltraFeedback | instruction, completions[{response, model, fine-grained_score, overall_score, annotations}] |
-| ultrafeedback-binarized | HuggingFaceH4/ultrafeedback_binarized | prompt, prompt_id, chosen / rejected (messages), score_chosen, score_rejected |
-| ultrainteract | openbmb/UltraInteract_pair | id, parent_id, task, trajectory[{from, value}], chosen, rejected |
-| capybara | argilla/distilabel-capybara-dpo-7k-binarized | chosen / rejected (messages), rating_chosen, rating_rejected |
-| orca | argilla/distilabel-intel-orca-dpo-pairs (Intel/orca_dpo_pairs) | system, input (question), chosen, rejected, status, rating |
-| reward-bench | allenai/reward-bench | id, subset, prompt, chosen, rejected (subset → section) |
-| pairs | ours | prompt (string or messages), chosen, rejected, optional source, section, score_chosen, score_rejected, margin, prompt_id |
+- hh-rlhf (Anthropic/hh-rlhf): chosen, rejected: whole dialogues "\\n\\nHuman: …\\n\\nAssistant: …" sharing all
+  but the last turn
+- shp (stanfordnlp/SHP): post_id, history, human_ref_A, human_ref_B, labels (1 = A preferred), score_A, score_B
+- helpsteer (nvidia/HelpSteer): prompt, response, helpfulness, correctness, … (one response per row; pairs are made
+  per prompt)
+- pku-saferlhf (PKU-Alignment/PKU-SafeRLHF(-30K)): prompt, response_0, response_1, safer_response_id (or
+  better_response_id), is_response_{0,1}_safe
+- ultrafeedback (openbmb/UltraFeedback): instruction, completions[{response, model, fine-grained_score, overall_score,
+  annotations}]
+- ultrafeedback-binarized (HuggingFaceH4/ultrafeedback_binarized): prompt, prompt_id, chosen / rejected (messages),
+  score_chosen, score_rejected
+- ultrainteract (openbmb/UltraInteract_pair): id, parent_id, task, trajectory[{from, value}], chosen, rejected
+- capybara (argilla/distilabel-capybara-dpo-7k-binarized): chosen / rejected (messages), rating_chosen,
+  rating_rejected
+- orca (argilla/distilabel-intel-orca-dpo-pairs, Intel/orca_dpo_pairs): system, input (question), chosen, rejected,
+  status, rating
+- reward-bench (allenai/reward-bench): id, subset, prompt, chosen, rejected (subset → section)
+- pairs (ours): prompt (string or messages), chosen, rejected, optional source, section, score_chosen,
+  score_rejected, margin, prompt_id
 
-Reading files and hub sets is sources.py. A well-formed row that makes no pair (an UltraFeedback row with one completion, a HelpSteer prompt with one
-response) is counted in `LoadResult.unpaired` under `single_response`, never an error. A row that does not fit
-its format raises `DataError` naming the file, the row (1-based) and the field, before
-anything is returned; with `skip_invalid=True` such rows are counted by reason instead.
+Reading files and hub sets is sources.py. A well-formed row that makes no pair (an UltraFeedback row with one
+completion, a HelpSteer prompt with one response) is counted in `LoadResult.unpaired` under `single_response`, never
+an error. A row that does not fit its format raises `DataError` naming the file, the row (1-based) and the field,
+before anything is returned; with `skip_invalid=True` such rows are counted by reason instead.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from workbench.config import PAIR_FORMATS
+from workbench.pair_formats import PAIR_FORMATS
 
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
 
@@ -275,7 +281,8 @@ def ultrafeedback(row: dict) -> Iterator[PreferencePair]:
 
 
 def ultrafeedback_binarized(row: dict) -> Iterator[PreferencePair]:
-    prompt, c, r = _shared_prompt(_messages(_get(row, "chosen", list), "chosen"), _messages(_get(row, "rejected", list), "rejected"))
+    prompt, c, r = _shared_prompt(_messages(_get(row, "chosen", list), "chosen"),
+                                  _messages(_get(row, "rejected", list), "rejected"))
     sc, sr = _opt_float(row, "score_chosen"), _opt_float(row, "score_rejected")
     yield PreferencePair(prompt, c, r, "ultrafeedback-binarized", None, sc, sr, _margin(sc, sr), row.get("prompt_id"))
 
@@ -289,7 +296,8 @@ def ultrainteract(row: dict) -> Iterator[PreferencePair]:
 
 
 def capybara(row: dict) -> Iterator[PreferencePair]:
-    prompt, c, r = _shared_prompt(_messages(_get(row, "chosen", list), "chosen"), _messages(_get(row, "rejected", list), "rejected"))
+    prompt, c, r = _shared_prompt(_messages(_get(row, "chosen", list), "chosen"),
+                                  _messages(_get(row, "rejected", list), "rejected"))
     sc, sr = _opt_float(row, "rating_chosen"), _opt_float(row, "rating_rejected")
     yield PreferencePair(prompt, c, r, "capybara", None, sc, sr, _margin(sc, sr))
 
@@ -301,7 +309,8 @@ def orca(row: dict) -> Iterator[PreferencePair]:
     if not isinstance(question, str):
         raise RowError("input", "missing or not a string (Intel's file calls it question)")
     system = row.get("system")
-    prompt = ([{"role": "system", "content": system}] if isinstance(system, str) and system.strip() else []) + _user(question)
+    has_system = isinstance(system, str) and system.strip()
+    prompt = ([{"role": "system", "content": system}] if has_system else []) + _user(question)
     c, r = _get(row, "chosen"), _get(row, "rejected")
     sc = sr = None
     if row.get("status") == "tie":
@@ -320,7 +329,8 @@ REWARD_BENCH_SECTIONS = {
         "mt-bench-hard", "llmbar-natural", "llmbar-adver-neighbor", "llmbar-adver-GPTInst",
         "llmbar-adver-GPTOut", "llmbar-adver-manual",
     ),
-    "safety": ("refusals-dangerous", "refusals-offensive", "xstest-should-refuse", "xstest-should-respond", "donotanswer"),
+    "safety": ("refusals-dangerous", "refusals-offensive", "xstest-should-refuse", "xstest-should-respond",
+               "donotanswer"),
     "reasoning": ("math-prm", "hep-cpp", "hep-go", "hep-java", "hep-js", "hep-python", "hep-rust"),
 }
 SUBSET_SECTION = {s: section for section, subsets in REWARD_BENCH_SECTIONS.items() for s in subsets}
@@ -358,17 +368,17 @@ def pairs(row: dict) -> Iterator[PreferencePair]:
 
 RowParser = Callable[[dict], Iterable[PreferencePair]]
 
-FORMATS: dict[str, RowParser | None] = {  # names: config.PAIR_FORMATS
-    "hh-rlhf": hh_rlhf,
-    "shp": shp,
-    "helpsteer": None,  # grouped across rows: helpsteer_rows
-    "pku-saferlhf": pku_saferlhf,
-    "ultrafeedback": ultrafeedback,
-    "ultrafeedback-binarized": ultrafeedback_binarized,
-    "ultrainteract": ultrainteract,
-    "capybara": capybara,
-    "orca": orca,
-    "reward-bench": reward_bench,
-    "pairs": pairs,
-}
-assert tuple(FORMATS) == PAIR_FORMATS, "config.PAIR_FORMATS names the formats this module parses"
+# one parser per name of PAIR_FORMATS, in its order (zip's strict=True fails at import on a missing one)
+FORMATS: dict[str, RowParser | None] = dict(zip(PAIR_FORMATS, (
+    hh_rlhf,
+    shp,
+    None,  # helpsteer: grouped across rows, helpsteer_rows
+    pku_saferlhf,
+    ultrafeedback,
+    ultrafeedback_binarized,
+    ultrainteract,
+    capybara,
+    orca,
+    reward_bench,
+    pairs,
+), strict=True))

@@ -227,7 +227,7 @@ class SFTStageConfig:
 
 @dataclass
 class RewardMixConfig:
-    """Shares of the candidates per preference prompt by source, with `reward.source=mix` (pipeline/reward_data.py).
+    """Shares of the candidates per preference prompt by source, with `reward.source=mix` (pipeline/reward_stage.py).
     They are weights: each prompt's 2·pairs_per_prompt candidates are split in these proportions."""
 
     pi0: float = field(default=0.5, metadata={"help": "π0's samples, split evenly over reward.temperatures"})
@@ -353,7 +353,7 @@ class RewardStageConfig:
         return counts
 
 
-REWARD_SOURCES = ("mix", "pi0", "toy")  # what the annotator labels for the reward stage (pipeline/reward_data.py)
+REWARD_SOURCES = ("mix", "pi0", "toy")  # what the annotator labels for the reward stage (pipeline/reward_stage.py)
 EXTRA_PAIR_SOURCES = ("human",)  # named sources labels.extra_reward_rows reads (besides FORMAT:PATH files)
 
 
@@ -512,14 +512,6 @@ class LoopConfig:
         if self.rm_refresh and (self.oracle is not Oracle.RM or self.algorithm is not Algorithm.ITERATIVE_DPO):
             raise ConfigError("loop.rm_refresh refines the reward model the loop ranks by: it needs loop.oracle=rm "
                               f"and loop.algorithm=iterative_dpo (got {self.oracle.value}, {self.algorithm.value})")
-
-    def refresh_budget(self, t: int) -> int:
-        """Annotator labels the RM refresh spends at iteration t (0: none, the RM stays as it is)."""
-        if not self.rm_refresh:
-            return 0
-        if self.refresh_at is RefreshAt.FIRST:
-            return self.refresh_pairs * self.iterations if t == 1 else 0
-        return self.refresh_pairs
 
 
 @dataclass

@@ -3,8 +3,9 @@
     workbench dashboard [--root DIR] [--port N] [--host ADDR]
     streamlit run app/dashboard.py -- --root DIR          # the same page, started by hand
 
-The page only lays things out: every number comes from a query in `workbench.interfaces.dashboard_data` and every chart from
-`workbench.interfaces.figures`, which notebooks can call too. The store is read through `workbench.store.connect` (in-memory
+The page only lays things out: every number comes from a query in `workbench.interfaces.dashboard_data` and every
+chart from `workbench.interfaces.figures`, which notebooks can call too. The store is read through
+`workbench.store.connect` (in-memory
 DuckDB views over Parquet segments), so the page never takes a lock and works while a run is writing. The connection
 and query results are cached on the store's version (segment count, newest mtime, bytes): they stay valid until a
 segment changes, and the auto-refresh timer only polls that version.
@@ -25,7 +26,8 @@ from workbench.interfaces import figures
 from workbench.store import connect, store_version
 
 CURVES = (
-    ("gold_win_rate", "Gold win rate vs π0", "share of eval prompts where π_t beats π0 under the gold utility (ties ½)"),
+    ("gold_win_rate", "Gold win rate vs π0",
+     "share of eval prompts where π_t beats π0 under the gold utility (ties ½)"),
     ("lc_win_rate", "Length-controlled win rate", "AlpacaEval 2's GLM with the length term at zero"),
     ("kl_to_ref", "KL(π_t ‖ π0)", "sampled estimate on the eval prompts"),
     ("mean_length_chars", "Mean response length (chars)", "eval responses"),

@@ -160,7 +160,8 @@ def build_app(root: str, run_id: str | None = None):
         for trigger in (labeler.submit, queue.change, run.change):
             trigger(show, inputs, outputs, api_visibility="private")
         gr.Button("Next", visible=False).click(show, inputs, outputs, api_name="next")
-        for button, choice in ((btn_a, L.Choice.A), (btn_b, L.Choice.B), (btn_tie, L.Choice.TIE), (btn_skip, L.Choice.SKIP)):
+        buttons = ((btn_a, L.Choice.A), (btn_b, L.Choice.B), (btn_tie, L.Choice.TIE), (btn_skip, L.Choice.SKIP))
+        for button, choice in buttons:
             button.click(
                 submitter(choice), [shown_state, labeler, run, queue, comment], outputs,
                 api_name=f"label_{choice.name.lower()}",

@@ -5,7 +5,8 @@
 Builds a synthetic run with `--generations` rollouts (iterations × prompts × n samples, with RM and gold scores,
 best-vs-worst pairs, prompts, metrics and stages), written through `RunStore.write` one segment per iteration and
 table exactly as a run writes them, and prints the ingest rate per table. Then it runs every panel's query from
-`workbench.interfaces.dashboard_data` with the arguments the app uses and prints the median and the slowest of `--repeat`
+`workbench.interfaces.dashboard_data` with the arguments the app uses and prints the median and the slowest of
+`--repeat`
 timed calls (after one warm-up call), per panel and per page. The goal is ≤ 200 ms per panel at 1M generations.
 The single-run pages first build an in-memory cache of the run (`run_cache.run_cache`), once per store
 version; its build time is printed separately.
@@ -65,16 +66,19 @@ def build(root: Path, generations: int, iterations: int, n: int, seed: int = 0) 
             for k in range(n):
                 text = " ".join(WORDS[w] for w in word_idx[i, k, : lengths[i, k]])
                 gid = f"rollout{t}-{pid}-{k}"
-                gens.append(Generation(RUN, gid, pid, t, "rollout", k, 1.0, 1.0, 32, text, int(lengths[i, k]) * 2, len(text)))
+                gens.append(Generation(RUN, gid, pid, t, "rollout", k, 1.0, 1.0, 32, text, int(lengths[i, k]) * 2,
+                                       len(text)))
             best, worst = int(rm[i].argmax()), int(rm[i].argmin())
             pairs.append(Pair(RUN, f"dpo{t}-{pid}", t, pid, f"rollout{t}-{pid}-{best}", f"rollout{t}-{pid}-{worst}",
-                              float(rm[i, best]), float(rm[i, worst]), float(rm[i, best] - rm[i, worst]), "best_worst", "rm"))
+                              float(rm[i, best]), float(rm[i, worst]), float(rm[i, best] - rm[i, worst]),
+                              "best_worst", "rm"))
         for scorer, values in (("rm", rm), ("gold", gold)):
             scores += [Score(RUN, g.generation_id, scorer, float(v)) for g, v in zip(gens, values.ravel())]
         write(gens, f"rollout-{t:03d}")
         write(scores, f"rollout-{t:03d}")
         write(pairs, f"rollout-{t:03d}")
-        write([Iteration(RUN, t, f"models/policy_{t}", "initial", per_iter, per_iter * n, per_iter, 0)], f"iteration-{t:03d}")
+        write([Iteration(RUN, t, f"models/policy_{t}", "initial", per_iter, per_iter * n, per_iter, 0)],
+              f"iteration-{t:03d}")
         del gens, scores, pairs
     write([Metric(RUN, t, name, float(rng.random())) for t in range(iterations + 1)
            for name in ("gold_win_rate", "gold_utility", "rm_reward", "mean_length_chars",

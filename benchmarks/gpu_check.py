@@ -36,7 +36,8 @@ def main():
     require_vllm("benchmarks/gpu_check.py")
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     mem = "0.3" if torch.cuda.is_available() else "0.1"
-    cfg = load_config(preset="quick", overrides=["generation.backend=vllm", f"generation.vllm_gpu_memory_utilization={mem}"])
+    cfg = load_config(preset="quick",
+                      overrides=["generation.backend=vllm", f"generation.vllm_gpu_memory_utilization={mem}"])
     root = args.root or tempfile.mkdtemp(prefix="wb-gpu-check-")
     start = time.perf_counter()
     p = Pipeline(cfg, root=root, log=print)

@@ -43,7 +43,8 @@ from workbench.store import query
 
 
 def run_seed(preset: str, seed: int, root: str, overrides: list[str]) -> tuple[str, float]:
-    cfg = load_config(preset=preset, overrides=[f"seed={seed}", f"world.seed={seed}", "reward.train_pm=true", *overrides])
+    cfg = load_config(preset=preset,
+                      overrides=[f"seed={seed}", f"world.seed={seed}", "reward.train_pm=true", *overrides])
     cfg.name = "rm-sections"
     p = Pipeline(cfg, root, log=lambda *_: None)
     for stage, _ in p.plan()[: [s for s, _ in p.plan()].index("reward")]:  # world, [pretrain,] sft

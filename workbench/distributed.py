@@ -1,6 +1,7 @@
 """Multi-process training: what changes when a stage runs under `accelerate launch` or `torchrun`.
 
-    accelerate launch --config_file configs/accelerate/cpu_2proc.yaml -m workbench stage iteration --iteration 1 --run RUN
+    accelerate launch --config_file configs/accelerate/cpu_2proc.yaml \
+        -m workbench stage iteration --iteration 1 --run RUN
     torchrun --nproc_per_node 2 -m workbench stage iteration --iteration 1 --run RUN
 
 The `iteration` (DPO) stage is multi-process aware: its pairs were committed by the `rollout` stage (one

@@ -1,4 +1,5 @@
-"""`workbench.run.Pipeline` and `workbench.run.main`, the documented import path; the code is workbench/pipeline/run.py."""
+"""`workbench.run.Pipeline` and `workbench.run.main`, the documented import path; the code is
+workbench/pipeline/run.py."""
 
 from workbench.pipeline.run import Pipeline, main
 

@@ -134,7 +134,8 @@ class RunStore:
             folder = self.dir / "staging" / self._group / cls.TABLE
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{segment}.parquet"
-        if self._group is not None and not publish and final.exists():  # a second write would silently replace the first
+        # a second write would silently replace the first
+        if self._group is not None and not publish and final.exists():
             raise ValueError(f"stage {self._group!r} wrote {cls.TABLE} rows as segment {segment!r} twice: "
                              "write them together, or under another segment name")
         tmp = folder / f".{segment}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp"
@@ -218,14 +219,16 @@ def _sql_str(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-READ_ONLY_PREFIXES = ("select", "with", "from", "describe", "show", "summarize", "pivot", "unpivot", "explain", "values")
+READ_ONLY_PREFIXES = ("select", "with", "from", "describe", "show", "summarize", "pivot", "unpivot", "explain",
+                      "values")
 
 
 def query(root: str | Path, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
     """Run one read-only statement over the store; returns (column names, rows)."""
     head = sql.lstrip().split(None, 1)[0].lower() if sql.strip() else ""
     if head not in READ_ONLY_PREFIXES or ";" in sql.strip().rstrip(";"):
-        raise ValueError(f"only one read-only statement (SELECT, WITH, DESCRIBE, ...) is allowed, got: {sql.strip()[:60]!r}")
+        raise ValueError("only one read-only statement (SELECT, WITH, DESCRIBE, ...) is allowed, got: "
+                         f"{sql.strip()[:60]!r}")
     con = connect(root)
     try:
         cur = con.execute(sql, params or [])

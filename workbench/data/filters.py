@@ -35,7 +35,8 @@ class FilterConfig:
         if self.max_pairs_per_prompt is not None and self.max_pairs_per_prompt < 1:
             raise ValueError(f"max_pairs_per_prompt must be >= 1, got {self.max_pairs_per_prompt}")
         if self.min_score_ratio is not None and self.min_score_ratio < 1:
-            raise ValueError(f"min_score_ratio must be >= 1 (a ratio of chosen to rejected), got {self.min_score_ratio}")
+            raise ValueError(f"min_score_ratio must be >= 1 (a ratio of chosen to rejected), "
+                             f"got {self.min_score_ratio}")
 
 
 # The paper's per-dataset choices; every format also gets the three universal filters.

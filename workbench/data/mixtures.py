@@ -128,7 +128,8 @@ def build_mixture(
         recipe = RECIPES[recipe]
     unknown = sorted(set(files) - {s.name for s in recipe.sources})
     if unknown:
-        raise DataError(f"mixture {recipe.name} has no source {unknown[0]!r} (sources: {', '.join(s.name for s in recipe.sources)})")
+        names = ", ".join(s.name for s in recipe.sources)
+        raise DataError(f"mixture {recipe.name} has no source {unknown[0]!r} (sources: {names})")
     rng = random.Random(seed)
     out, reports = [], []
     for src in recipe.sources:
@@ -149,7 +150,8 @@ def build_mixture(
         if n < len(kept):
             dropped["sampled_out"] += len(kept) - n
         out += used
-        reports.append(SourceReport(src.name, src.format, path, "used", rows, len(loaded), len(kept), len(used), dropped))
+        reports.append(SourceReport(src.name, src.format, path, "used", rows, len(loaded), len(kept), len(used),
+                                    dropped))
     return Mixture(recipe.name, out, reports)
 
 

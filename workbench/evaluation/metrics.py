@@ -136,12 +136,14 @@ def eval_metrics(
         out[f"mean_length_chars{suffix}"] = fmean(pick(n_chars))
         if annotator is not None and baseline_chars is not None:
             out[f"annotator_win_rate{suffix}"] = fmean(pick(annotator))
-            out[f"lc_win_rate{suffix}"] = length_controlled_win_rate(pick(annotator), pick(n_chars), pick(baseline_chars))
+            out[f"lc_win_rate{suffix}"] = length_controlled_win_rate(pick(annotator), pick(n_chars),
+                                                                     pick(baseline_chars))
     return out
 
 
 
-def rm_policy_accuracy(sections: list[str], prompt_ids: list[str], gold: list[float], rm: list[float]) -> dict[str, float]:
+def rm_policy_accuracy(sections: list[str], prompt_ids: list[str], gold: list[float],
+                       rm: list[float]) -> dict[str, float]:
     """The reward model's accuracy on the policy's own samples: over every pair of two samples of one prompt whose
     gold utilities differ, the share the RM orders as gold does (an RM tie counts one half), overall and per
     section (`rm_policy_accuracy`, `rm_policy_accuracy.SECTION`; NaN where a section has no such pair)."""
@@ -205,6 +207,7 @@ def metrics_table(root: str, run_id: str) -> tuple[list[str], list[tuple]]:
     cols = ", ".join(f"max(value) FILTER (WHERE name = '{m}') AS {m}" for m in HEADLINE)
     return query(
         root,
-        f"SELECT iteration, {cols} FROM metrics WHERE run_id = ? AND name IN {HEADLINE} GROUP BY iteration ORDER BY iteration",
+        f"SELECT iteration, {cols} FROM metrics WHERE run_id = ? AND name IN {HEADLINE} "
+        "GROUP BY iteration ORDER BY iteration",
         [run_id],
     )

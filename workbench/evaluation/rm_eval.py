@@ -72,7 +72,8 @@ def _labelled(p, a: str, b: str, ua: float, ub: float, dataset: str) -> Preferen
     return PreferencePair([{"role": "user", "content": p.text}], c, r, dataset, section, uc, ur, uc - ur, p.prompt_id)
 
 
-def heldout_pairs(cfg, prompts, pi0, tokenizer, pairs_per_prompt: int = 4, seed: int | None = None) -> list[PreferencePair]:
+def heldout_pairs(cfg, prompts, pi0, tokenizer, pairs_per_prompt: int = 4,
+                  seed: int | None = None) -> list[PreferencePair]:
     """`toy-heldout`: gold-labelled pairs of π0's samples on `prompts` (the eval split)."""
     from workbench.loop import iteration as loop
 
@@ -209,7 +210,8 @@ def load_run_models(root: str | Path, run_id: str):
     bt = load_reward_model(store.model_dir("rm"), tokenizer) if store.model_dir("rm").exists() else None
     pm = load_pm(store.model_dir("pm")) if store.model_dir("pm").exists() else None
     if bt is None and pm is None:
-        raise FileNotFoundError(f"run {run_id} has neither a reward model (models/rm) nor a preference model (models/pm)")
+        raise FileNotFoundError(f"run {run_id} has neither a reward model (models/rm) nor a preference model "
+                                "(models/pm)")
     return store, cfg, tokenizer, bt, pm
 
 

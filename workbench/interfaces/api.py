@@ -1,7 +1,7 @@
 """The notebook API: one object over a store root that starts runs, returns tables as DataFrames and draws the
-dashboard's figures. A thin layer: stages are `workbench.pipeline.run.Pipeline`'s, queries `workbench.interfaces.dashboard_data`'s,
-charts `workbench.interfaces.figures`' and the metrics table the CLI's, so a notebook shows exactly what the CLI stores
-and the dashboard draws.
+dashboard's figures. A thin layer: stages are `workbench.pipeline.run.Pipeline`'s, queries
+`workbench.interfaces.dashboard_data`'s, charts `workbench.interfaces.figures`' and the metrics table the CLI's, so a
+notebook shows exactly what the CLI stores and the dashboard draws.
 
     from workbench.interfaces.api import Workbench
     wb = Workbench("runs")                                     # or Workbench() → $WORKBENCH_ROOT, else a temp dir
@@ -147,8 +147,8 @@ class Workbench:
         return pd.DataFrame([dataclasses.asdict(r) for r in rows], columns=cols)
 
     def panel(self, fn: str, *args, table: str | None = None, **kwargs) -> pd.DataFrame | None:
-        """One `workbench.interfaces.dashboard_data` query by name, e.g. `panel("length_reward_fit", run_id)`, on a fresh
-        connection (so it sees every segment written so far). With `table`, None when that table has no rows yet
+        """One `workbench.interfaces.dashboard_data` query by name, e.g. `panel("length_reward_fit", run_id)`, on a
+        fresh connection (so it sees every segment written so far). With `table`, None when that table has no rows yet
         (`dashboard_data.optional`, what the dashboard shows as "no data yet")."""
         from workbench.interfaces import dashboard_data
 

@@ -386,7 +386,10 @@ def cmd_rm_eval(args) -> int:
         rows = evaluate_models(args.models, args.file)
         by = {(r.section, r.model): r for r in rows}
         sections = list(dict.fromkeys(r.section for r in rows))
-        cell = lambda s, m, f: getattr(by[(s, m)], f) if (s, m) in by else None
+
+        def cell(s, m, f):
+            return getattr(by[(s, m)], f) if (s, m) in by else None
+
         print(f"{args.models}: pairwise accuracy (pm: both orders averaged; pm_chosen_a/b: one order, chosen in "
               "slot A/B)")
         _print_table(["section", "n", "bt", "pm", "pm_chosen_a", "pm_chosen_b"],

@@ -77,7 +77,8 @@ def runs(con) -> pd.DataFrame:
             SELECT run_id,
                    bool_or(stage = 'done') AS done,
                    coalesce(max(iteration) FILTER (WHERE stage = 'iteration'), 0) AS iterations_done,
-                   arg_max(stage || CASE WHEN stage IN ('rollout', 'iteration', 'evaluate') THEN ' ' || iteration ELSE '' END,
+                   arg_max(stage || CASE WHEN stage IN ('rollout', 'iteration', 'evaluate')
+                                         THEN ' ' || iteration ELSE '' END,
                            finished_at) AS last_stage,
                    max(finished_at) AS last_stage_at
             FROM stages GROUP BY run_id),
@@ -187,7 +188,8 @@ def metrics_wide(curves: pd.DataFrame) -> pd.DataFrame:
 
 
 def scorers(con, run_id: str) -> list[str]:
-    return [r[0] for r in con.execute("SELECT DISTINCT scorer FROM scores WHERE run_id = ? ORDER BY 1", [run_id]).fetchall()]
+    rows = con.execute("SELECT DISTINCT scorer FROM scores WHERE run_id = ? ORDER BY 1", [run_id]).fetchall()
+    return [r[0] for r in rows]
 
 
 def purposes(con, run_id: str) -> list[str]:
@@ -255,7 +257,8 @@ def _pair_sides(con, run_id: str) -> str:
     )
 
 
-def chosen_rejected_histogram(con, run_id: str, scorer: str = "rm", rule: str = "best_worst", bins: int = 30) -> pd.DataFrame:
+def chosen_rejected_histogram(con, run_id: str, scorer: str = "rm", rule: str = "best_worst",
+                              bins: int = 30) -> pd.DataFrame:
     """Scores of the chosen and the rejected response of the selected pairs: iteration, side, bin_left,
     bin_right, count, share (share within iteration × side)."""
     sql = f"SELECT iteration || '|' || side AS key, value FROM ({_pair_sides(con, run_id)})"
@@ -297,7 +300,8 @@ def length_reward_sample(con, run_id: str, scorer: str = "rm", purpose: str = "r
     at most `n` points however large the run."""
     return _df(
         con,
-        f"SELECT * FROM ({_scored(con, run_id)}) USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE (7) ORDER BY iteration",
+        f"SELECT * FROM ({_scored(con, run_id)}) USING SAMPLE reservoir({int(n)} ROWS) REPEATABLE (7) "
+        "ORDER BY iteration",
         {"purpose": purpose, "scorer": scorer},
     )
 
@@ -422,7 +426,9 @@ def pair_gold_agreement(con, run_ids: list[str]) -> pd.DataFrame:
         for r in run_ids
     ]
     cols = ["run_id", "iteration", "scorer", "section", "n", "agree"]
-    df = _df(con, " UNION ALL ".join(parts) + " ORDER BY 1, 2, 3, 4", list(run_ids)) if parts else pd.DataFrame(columns=cols)
+    if not parts:
+        return pd.DataFrame(columns=[*cols, "accuracy", "ci_low", "ci_high"])
+    df = _df(con, " UNION ALL ".join(parts) + " ORDER BY 1, 2, 3, 4", list(run_ids))
     df["accuracy"] = df.agree / df.n
     ci = [wilson_interval(int(k), int(n)) for k, n in zip(df.agree, df.n)]
     df["ci_low"], df["ci_high"] = [lo for lo, _ in ci], [hi for _, hi in ci]
@@ -430,7 +436,8 @@ def pair_gold_agreement(con, run_ids: list[str]) -> pd.DataFrame:
 
 
 def rm_eval(con, run_ids: list[str]) -> pd.DataFrame:
-    """Reward-model accuracy by section as the reward stage and `workbench rm eval` store it: every column of `rm_eval`."""
+    """Reward-model accuracy by section as the reward stage and `workbench rm eval` store it: every column of
+    `rm_eval`."""
     return _df(con, "SELECT * FROM rm_eval WHERE list_contains(?, run_id)", [list(run_ids)])
 
 
@@ -438,7 +445,8 @@ def labels_summary(con, run_ids: list[str]) -> pd.DataFrame:
     """Human labels from the viewer: how many per run and labeler."""
     return _df(
         con,
-        "SELECT run_id, labeler, count(*) AS labels FROM labels WHERE list_contains(?, run_id) GROUP BY ALL ORDER BY 1, 2",
+        "SELECT run_id, labeler, count(*) AS labels FROM labels WHERE list_contains(?, run_id) "
+        "GROUP BY ALL ORDER BY 1, 2",
         [list(run_ids)],
     )
 
@@ -458,7 +466,8 @@ def evals_summary(con, run_ids: list[str]) -> pd.DataFrame:
     """Per-prompt evaluation rows (the `evals` table): how many per run and iteration."""
     return _df(
         con,
-        "SELECT run_id, iteration, count(*) AS rows FROM evals WHERE list_contains(?, run_id) GROUP BY ALL ORDER BY 1, 2",
+        "SELECT run_id, iteration, count(*) AS rows FROM evals WHERE list_contains(?, run_id) "
+        "GROUP BY ALL ORDER BY 1, 2",
         [list(run_ids)],
     )
 

@@ -104,7 +104,8 @@ def win_rates_side_by_side(curves: pd.DataFrame, colors: dict | None = None) -> 
     return fig.update_layout(**_LAYOUT)
 
 
-def accuracy_by_section(df: pd.DataFrame, color: str = "scorer", title: str = "Agreement with gold by section") -> go.Figure:
+def accuracy_by_section(df: pd.DataFrame, color: str = "scorer",
+                        title: str = "Agreement with gold by section") -> go.Figure:
     """Bars of accuracy by section (with the Wilson interval when `ci_low`/`ci_high` are present)."""
     d = df.copy()
     d[color] = d[color].astype(str)

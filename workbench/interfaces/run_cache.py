@@ -54,7 +54,8 @@ def run_cache(con, run_id: str) -> dict[str, str]:
                                   max(value) FILTER (WHERE scorer = 'rm') AS rm
                            FROM {scored} GROUP BY gid)
                 SELECT p.pair_id, p.iteration, p.rule, p.scorer, pr.section, pr.text AS prompt,
-                       c.gid AS chosen_gid, r.gid AS rejected_gid, c.source AS chosen_source, r.source AS rejected_source,
+                       c.gid AS chosen_gid, r.gid AS rejected_gid,
+                       c.source AS chosen_source, r.source AS rejected_source,
                        p.chosen_score, p.rejected_score, p.margin,
                        c.n_chars AS chosen_chars, r.n_chars AS rejected_chars, c.n_chars - r.n_chars AS length_diff,
                        vc.gold AS chosen_gold, vr.gold AS rejected_gold, vc.rm AS chosen_rm, vr.rm AS rejected_rm,

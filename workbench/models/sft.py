@@ -17,7 +17,8 @@ def train_sft(cfg: RunConfig, rows: list[dict], init_dir: Path, tokenizer, out: 
     from trl import SFTConfig, SFTTrainer
 
     args = SFTConfig(
-        **training_args(cfg.seed, out / "trainer", cfg.sft.epochs, cfg.sft.learning_rate, cfg.sft.batch_size, cfg.report_to),
+        **training_args(cfg.seed, out / "trainer", cfg.sft.epochs, cfg.sft.learning_rate, cfg.sft.batch_size,
+                        cfg.report_to),
         max_length=cfg.model.max_length,
         completion_only_loss=True,
     )

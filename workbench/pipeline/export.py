@@ -82,11 +82,12 @@ def format_conversation(tokenizer, turns: list[str], answers: list[str]) -> str:
     return history + format_prompt(turns[len(answers)])
 
 
-def export_outputs(root: str | Path, run_id: str, iteration: int, prompts_file: str | Path, out: str | Path | None = None):
+def export_outputs(root: str | Path, run_id: str, iteration: int, prompts_file: str | Path,
+                   out: str | Path | None = None):
     """Generate with π_iteration of the run and write both files; returns their paths."""
     from workbench import console
-    from workbench.loop.generation import get_generator
     from workbench.evaluation.policy_eval import EVAL_SEED
+    from workbench.loop.generation import get_generator
     from workbench.pipeline.run import Pipeline
 
     console.apply()  # quiet unless --verbose (console.py)

@@ -36,7 +36,6 @@ from pathlib import Path
 from workbench.config import RunConfig, is_hub_id, pair_source, to_dict
 from workbench.data.formats import PreferencePair
 from workbench.data.layout import Layout
-
 from workbench.models.reward import RM_TRAIN_REPORT as REPORT
 
 

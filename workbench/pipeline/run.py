@@ -27,8 +27,8 @@ from workbench import console
 from workbench.config import RunConfig, from_dict, to_dict
 from workbench.distributed import seed_everything
 from workbench.loop import schedule
-from workbench.records import Run, Stage
 from workbench.pipeline.reuse import prefix_differences
+from workbench.records import Run, Stage
 from workbench.store import RunStore, query
 
 PER_ITERATION = ("rollout", "iteration", "evaluate")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from workbench.config import RunConfig
+from workbench.data.formats import PreferencePair
 from workbench.data.layout import Layout
 from workbench.models.lm import batched_logits, ensure_pad_token, peft_config, train_and_save, training_args
 
@@ -73,11 +74,12 @@ def load_reward_model(path: Path | str, tokenizer):
     return model
 
 
-def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path | str, tokenizer, out: Path, *,
+def train_reward(cfg: RunConfig, rows: list[dict | PreferencePair], init_dir: Path | str, tokenizer, out: Path, *,
                  layout: Layout | None = None, source: str | None = None, epochs: float | None = None,
                  learning_rate: float | None = None, seed: int | None = None) -> dict:
-    """Train on `rows` ({"prompt", "chosen", "rejected"}: toy rows, `toy_row`, or rows already in `layout`) starting
-    from `init_dir`; save to `out` with its scoring record. `layout` defaults to the tokenizer's
+    """Train on `rows` (toy rows {"prompt", "chosen", "rejected"} as `toy_row` makes them, or PreferencePairs of
+    any conversation) laid out in `layout`, starting from `init_dir`; save to `out` with its scoring record.
+    `layout` defaults to the tokenizer's
     (`Layout.for_tokenizer`: π0's chat template when it has one, so the RM reads what the policy writes); `source`
     (recorded) to `init_dir`. `epochs`, `learning_rate` and `seed` default to the reward stage's."""
     from datasets import Dataset
@@ -94,7 +96,8 @@ def train_reward(cfg: RunConfig, rows: list[dict], init_dir: Path | str, tokeniz
     trainer = RewardTrainer(
         model=load_reward_model(init_dir, tokenizer),
         args=args,
-        train_dataset=Dataset.from_list([layout.convert(row) for row in rows]),
+        train_dataset=Dataset.from_list([layout.reward_row(row) if isinstance(row, PreferencePair)
+                                         else layout.convert(row) for row in rows]),
         processing_class=tokenizer,
         peft_config=peft_config(cfg, "reward", "SEQ_CLS"),
     )

@@ -110,8 +110,7 @@ def main(cfg: RunConfig, base: str, sources: list[str], out: str | Path, train_p
         report = {"base": given, **({"base_folder": base} if base != given else {}), "layout": layout.value,
                   "pairs": len(pairs),
                   "sources": [dataclasses.asdict(r) for r in reports], "config": to_dict(cfg)}
-        report["bt"] = train_reward(cfg, [layout.reward_row(p) for p in pairs], init, tokenizer, tmp / "rm",
-                                    layout=layout, source=given)
+        report["bt"] = train_reward(cfg, pairs, init, tokenizer, tmp / "rm", layout=layout, source=given)
         if train_pm:
             log(f"[workbench] training the preference model on {len(pairs)} pairs")
             seed_everything(cfg.seed, cfg.threads)

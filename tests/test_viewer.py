@@ -235,7 +235,10 @@ def test_public_needs_a_password_and_a_password_closes_the_door(quick_store):
 
     proc, url = serve_viewer(root, extra_env={"WORKBENCH_LABEL_PASSWORD": "s3cret"})
     try:
-        with pytest.raises(Exception):
+        from gradio_client.exceptions import AuthenticationError
+
+        # Gradio's 401 on its config, not a server error (that one is a plain ValueError, "Could not fetch config")
+        with pytest.raises(AuthenticationError, match="credentials were not provided"):
             _client(url).predict("eve", run_id, "random", api_name="/next")
         c = _client(url, auth=("ada", "s3cret"))
         status, *_ = c.predict("ada", run_id, "random", api_name="/next")

@@ -45,6 +45,9 @@ def test_bad_rows_name_file_row_and_field(case, tmp_path):
                          capture_output=True, text=True)
     if case == "empty text (no prompt)":  # an empty prompt is allowed by the schema; it is dropped by a filter
         assert res.returncode == 0, res.stderr
+        assert "1 rows → 1 pairs → kept 0" in res.stdout, res.stdout
+        assert ["empty_turn", "1"] in [line.split() for line in res.stdout.splitlines()], res.stdout
+        assert out.read_text() == ""  # written, with no pair in it
         return
     assert res.returncode == 2, res.stdout
     assert str(path) in res.stderr and message in res.stderr, res.stderr

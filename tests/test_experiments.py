@@ -47,8 +47,19 @@ def test_experiment_table_has_every_arm(name, root, quick_experiment):
                          where e.experiment_id = ? and m.iteration = 0 and m.name = 'gold_utility'
                          group by e.seed""", [experiment_id])[1]
     assert pi0 == [(1,)] * len(seeds)
-    if name == "oracle":
-        assert table[-1]["ceiling_share"][0] == pytest.approx(1.0) or table[-1]["gold_win_rate"][0] == 0.5
+    if name == "oracle":  # ceiling_share = (WR_arm − 0.5) / (WR_gold − 0.5) per seed, recomputed from the store
+        last = query(root, """select e.arm, e.seed, m.value from metrics m join experiments e using (run_id)
+                              where e.experiment_id = ? and m.name = 'gold_win_rate' and m.iteration =
+                                    (select max(x.iteration) from metrics x where x.run_id = m.run_id)""",
+                     [experiment_id])[1]
+        wr = {(arm, seed): v for arm, seed, v in last}
+        assert all(wr[("gold", s)] != 0.5 for s in seeds)  # else there is no ceiling to share and nothing to check
+        for row in table[1:]:
+            shares = [(wr[(row["arm"], s)] - 0.5) / (wr[("gold", s)] - 0.5) for s in seeds]
+            assert row["ceiling_share"][0] == pytest.approx(sum(shares) / len(shares)), row["arm"]
+            assert row["ceiling_share"][2] == len(seeds)
+        assert table[-1]["ceiling_share"][0] == pytest.approx(1.0)  # the gold arm is its own ceiling
+        assert len({row["ceiling_share"][0] for row in table[1:]}) > 1  # the other arms' shares are not all 1
     if name == "rm-refresh":  # every arm got the same number of annotator labels, on the schedule of its arm
         from workbench.config import load_config
 

@@ -335,8 +335,22 @@ def test_loop_prompts_from_a_prompt_set(tmp_path):
     scorers = query(root, "select distinct s.scorer from scores s join generations g using (run_id, generation_id) "
                           "where g.purpose = 'rollout' order by 1")[1]
     assert scorers == [("rm",)]  # no gold outside the world
-    wins = query(root, "select iteration, value from metrics where name = 'gold_win_rate' order by 1")[1]
-    assert [i for i, _ in wins] == [0, 1, 2] and all(0 <= v <= 1 for _, v in wins)
+    # the evaluation stays on the world's eval prompts, which have gold: gold_win_rate recomputes from their utilities
+    evals = query(root, """select e.iteration, count(*), count(distinct p.prompt_id),
+                                  bool_and(p.split = 'eval' and p.family <> 'external'),
+                                  avg(case when e.policy_gold > e.baseline_gold then 1
+                                           when e.policy_gold = e.baseline_gold then 0.5 else 0 end), any_value(m.value)
+                           from evals e join prompts p using (run_id, prompt_id)
+                           join metrics m on m.run_id = e.run_id and m.iteration = e.iteration
+                           and m.name = 'gold_win_rate' group by 1 order by 1""")[1]
+    n_eval = load_config(preset="quick").world.n_eval
+    assert [tuple(r[:4]) for r in evals] == [(t, n_eval, n_eval, True) for t in (0, 1, 2)]
+    for *_, recomputed, stored in evals:
+        assert stored == pytest.approx(recomputed)
+    # the RM's training candidates stay on the world's preference prompts
+    rm = query(root, "select distinct p.split, p.family = 'external' from generations g "
+                     "join prompts p using (run_id, prompt_id) where g.purpose = 'pref'")[1]
+    assert rm == [("pref", False)]
     assert query(root, "select count(*) from prompts where split = 'eval' and family = 'external'")[1] == [(0,)]
 
 

@@ -85,9 +85,30 @@ def test_evaluation_uses_the_rm_in_use_and_measures_its_drift(refreshed):
     rescored = score(load_reward_model(p.rm_dir(2), tok), tok, [format_prompt(a) for a, _, _ in rows],
                      [b for _, b, _ in rows])
     assert [v for *_, v in rows] == pytest.approx(rescored, abs=1e-5)
+    # the drift: rm_policy_accuracy at iteration t is RM_t's accuracy on π_t's own samples (purpose `drift`)
+    names, rows = query(root, """select g.iteration, g.prompt_id, g.generation_id, p.text as prompt, g.text,
+                                        max(s.value) filter (where s.scorer = 'gold') as gold,
+                                        max(s.value) filter (where s.scorer = 'rm') as rm
+                                 from generations g join prompts p on p.run_id = g.run_id and p.prompt_id = g.prompt_id
+                                 join scores s on s.run_id = g.run_id and s.generation_id = g.generation_id
+                                 where g.run_id = ? and g.purpose = 'drift' group by all
+                                 order by g.iteration, g.generation_id""", [p.run_id])
+    drift = {t: [dict(zip(names, r)) for r in rows if r[0] == t] for t in (0, 1, 2)}
+    for t in (1, 2):  # scored by the RM in use at t (refreshed), not the reward stage's
+        some = drift[t][:8]
+        rescored = score(load_reward_model(p.rm_dir(t), tok), tok, [format_prompt(r["prompt"]) for r in some],
+                         [r["text"] for r in some])
+        assert [r["rm"] for r in some] == pytest.approx(rescored, abs=1e-5)
+    expected = {}
+    for t, at in drift.items():  # every gold-unequal pair of one prompt's samples; an RM tie counts one half
+        pairs = [(a, b) for i, a in enumerate(at) for b in at[i + 1:]
+                 if a["prompt_id"] == b["prompt_id"] and a["gold"] != b["gold"]]
+        hits = [0.5 if a["rm"] == b["rm"] else float((a["rm"] > b["rm"]) == (a["gold"] > b["gold"])) for a, b in pairs]
+        assert len(hits) > 20, t  # enough pairs to mean something
+        expected[t] = sum(hits) / len(hits)
     acc = query(root, "select iteration, value from metrics where run_id = ? and name = 'rm_policy_accuracy' "
                       "order by iteration", [p.run_id])[1]
-    assert [i for i, _ in acc] == [0, 1, 2] and all(0 <= v <= 1 for _, v in acc)
+    assert dict(acc) == pytest.approx(expected)
 
 
 def test_a_rerun_rollout_replays_the_refresh_exactly(refreshed):

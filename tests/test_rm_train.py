@@ -136,7 +136,25 @@ def test_rm_train_learns_its_pairs_and_rm_eval_reports_them_by_section(bases, tm
     assert all(rows[(m, s)]["n"] == 4 for m in ("bt", "pm") for s in ("chat", "chat-hard", "reasoning", "safety"))
     assert rows[("bt", "all")]["accuracy"] >= 0.9, rows[("bt", "all")]
     pm = rows[("pm", "all")]
-    assert 0 <= pm["accuracy"] <= 1 and 0 <= pm["accuracy_chosen_a"] <= 1 and 0 <= pm["accuracy_chosen_b"] <= 1
+    # the PM read in both orders, by hand: P(chosen ≻ rejected) = ½·(p_A(chosen, rejected) + 1 − p_A(rejected, chosen))
+    from workbench.evaluation.rm_eval import pairwise_accuracy, win_probabilities
+    from workbench.models.lm import load_tokenizer
+    from workbench.models.preference import load_pm, prob_a
+
+    pairs, layout = load_pairs("reward-bench", bench).pairs, Layout(report["layout"])
+    tok, pm_model = load_tokenizer(out / "rm"), load_pm(out / "pm")
+    contexts = [layout.pm_row(p)["prompt"] for p in pairs]
+    chosen, rejected = [p.chosen for p in pairs], [p.rejected for p in pairs]
+    chosen_in_a = prob_a(pm_model, tok, contexts, chosen, rejected)
+    chosen_in_b = prob_a(pm_model, tok, contexts, rejected, chosen)  # p_A: the rejected response wins
+    both = [0.5 * (u + 1.0 - v) for u, v in zip(chosen_in_a, chosen_in_b)]
+    assert max(abs(u + v - 1.0) for u, v in zip(chosen_in_a, chosen_in_b)) > 1e-3  # the orders disagree somewhere
+    got = win_probabilities(pairs, tok, pm=pm_model, layout=layout)["pm"]
+    assert got[0] == pytest.approx(both, abs=1e-4)
+    assert got[1] == pytest.approx(chosen_in_a, abs=1e-4) and got[2] == pytest.approx(chosen_in_b, abs=1e-4)
+    assert pm["accuracy"] == pytest.approx(pairwise_accuracy(both))
+    assert pm["accuracy_chosen_a"] == pytest.approx(pairwise_accuracy(chosen_in_a))
+    assert pm["accuracy_chosen_b"] == pytest.approx(pairwise_accuracy([1.0 - v for v in chosen_in_b]))
     table = res.stdout.splitlines()
     assert ["section", "n", "bt", "pm", "pm_chosen_a", "pm_chosen_b"] in [line.split() for line in table]
     assert table[-1].split()[:3] == ["all", "16", f"{rows[('bt', 'all')]['accuracy']:.4f}"]

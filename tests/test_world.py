@@ -1,4 +1,5 @@
 import json
+import math
 import random
 
 import pytest
@@ -124,7 +125,21 @@ def test_annotator_position_bias():
     cfg = AnnotatorConfig(temperature=0.2, flip_rate=0.0, length_bias=0.0, position_bias=0.2)
     first = preference_probability(0.5, 0.5, 10, 10, cfg)
     assert first > 0.7  # equal answers: the one shown first wins more often
-    assert 0.5 * (first + 1 - preference_probability(0.5, 0.5, 10, 10, cfg)) == pytest.approx(0.5)
+
+
+def test_annotator_win_probability_averages_both_display_orders():
+    """AlpacaEval-style judging in both orders, by hand: shown first, the policy's answer gets the position bias;
+    shown second, the baseline gets it, and P(policy ≻ baseline) is 1 − P(baseline ≻ policy) there."""
+    from workbench.evaluation.metrics import annotator_win_probability
+
+    cfg = AnnotatorConfig(temperature=0.2, flip_rate=0.1, length_bias=1.0, position_bias=0.2)
+    sigma = lambda x: 1.0 / (1.0 + math.exp(-x))  # noqa: E731
+    flip = lambda p: 0.9 * p + 0.1 * (1.0 - p)  # noqa: E731
+    # policy 0.6 with 30 characters against baseline 0.5 with 10: logit 0.1 + 0.2 (length) ± 0.2 (position), / 0.2
+    policy_first, policy_second = flip(sigma((0.1 + 0.2 + 0.2) / 0.2)), flip(sigma((0.1 + 0.2 - 0.2) / 0.2))
+    got = annotator_win_probability([0.6, 0.5], [0.5, 0.5], [30, 10], [10, 10], cfg)
+    assert got == pytest.approx([0.5 * (policy_first + policy_second), 0.5], abs=1e-12)  # equal answers: 0.5
+    assert policy_first - policy_second > 0.2  # one order alone would be far off
 
 
 def test_annotator_flip_rate():

@@ -45,6 +45,19 @@ def serve_viewer(root, extra_env=None, args=()):
     raise AssertionError("viewer did not start within 90 s")
 
 
+def listening(port: int) -> list[str]:
+    """Addresses listening on `port`, from /proc/net/tcp and tcp6 (Linux)."""
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                addr, p = local.rsplit(":", 1)
+                if state == "0A" and int(p, 16) == port:  # 0A = LISTEN
+                    out.append(socket.inet_ntoa(bytes.fromhex(addr)[::-1]) if len(addr) == 8 else addr)
+    return out
+
+
 def stop(proc) -> None:
     proc.terminate()
     try:

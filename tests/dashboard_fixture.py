@@ -58,14 +58,16 @@ def build(root) -> None:
             prompts.append(Prompt(rid, pid, "iter", t, SECTIONS[i], "f", f"prompt {t}.{i}", "{}", "ref"))
             for k, (text, rm, gold) in enumerate(SAMPLES[(t, i)]):
                 gid = f"rollout{t}-{pid}-{k}"
-                gens.append(Generation(rid, gid, pid, t, "rollout", k, 1.0, 1.0, 24, text, len(text.split()), len(text)))
+                gens.append(Generation(rid, gid, pid, t, "rollout", k, 1.0, 1.0, 24, text, len(text.split()),
+                                       len(text)))
                 scores += [Score(rid, gid, "rm", rm), Score(rid, gid, "gold", gold)]
             (_, rc, _), (_, rr, _) = SAMPLES[(t, i)]
             pairs.append(Pair(rid, f"dpo{t}-{i}", t, pid, f"rollout{t}-{pid}-0", f"rollout{t}-{pid}-1", rc, rr, rc - rr,
                               "best_worst", "rm"))
         iters.append(Iteration(rid, t, f"models/policy_{t}", "initial", 4, 8, 4, 0))
     # RM training pairs (iteration 0), labelled by the annotator, on π0's samples of two preference prompts
-    for i, (a, b, ga, gb) in enumerate([("Long good answer.", "Bad.", 1.0, 0.0), ("Long bad answer.", "Good.", 0.0, 1.0)]):
+    answers = [("Long good answer.", "Bad.", 1.0, 0.0), ("Long bad answer.", "Good.", 0.0, 1.0)]
+    for i, (a, b, ga, gb) in enumerate(answers):
         pid = f"pref-{i}"
         prompts.append(Prompt(rid, pid, "pref", 0, "chat", "f", f"pref prompt {i}", "{}", "ref"))
         for k, (text, g) in enumerate(((a, ga), (b, gb))):
@@ -108,7 +110,8 @@ def build_long(root) -> str:
     store = RunStore(root, "run-long")
     rid = store.run_id
     store.write([Run(rid, T0, "smollm2", 0, 0, 1, '{"name": "smollm2", "loop": {"iterations": 1}}')], "run")
-    store.write([Prompt(rid, "iter1-0", "iter", 1, "chat-hard", "listing", "List 3 fruits.", "{}", "apple, pear, plum.")],
+    store.write([Prompt(rid, "iter1-0", "iter", 1, "chat-hard", "listing", "List 3 fruits.", "{}",
+                        "apple, pear, plum.")],
                 "world")
     gens = [Generation(rid, f"rollout1-iter1-0-{k}", "iter1-0", 1, "rollout", k, 1.0, 1.0, 48, text, len(text) // 4,
                        len(text)) for k, text in enumerate(LONG_ANSWERS)]

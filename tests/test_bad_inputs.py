@@ -26,7 +26,8 @@ def _row(**over):
 
 
 CASES = {
-    "missing field": ([_row(), json.dumps({"prompt": "x", "chosen": "y"}).encode()], "row 2: field 'rejected': missing"),
+    "missing field": ([_row(), json.dumps({"prompt": "x", "chosen": "y"}).encode()],
+                      "row 2: field 'rejected': missing"),
     "wrong type": ([_row(chosen=5)], "row 1: field 'chosen': expected str, got int"),
     "empty text (no prompt)": ([_row(prompt="")], "row 1"),
     "invalid UTF-8": ([_row(), b'{"prompt": "caf\xe9", "chosen": "a", "rejected": "b"}'], "row 2: not UTF-8 text"),

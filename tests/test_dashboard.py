@@ -134,7 +134,8 @@ def test_gold_agreement_by_section(store):
 def test_optional_tables_degrade_and_light_up(store):
     con = connect(store)
     assert dd.optional(con, "rm_eval", dd.rm_eval, ["run-done"]) is None  # no such table yet
-    con.execute("CREATE OR REPLACE VIEW rm_eval AS SELECT 'run-done' AS run_id, 'bt' AS model, 'chat' AS section, 0.8 AS accuracy")
+    con.execute("CREATE OR REPLACE VIEW rm_eval AS "
+                "SELECT 'run-done' AS run_id, 'bt' AS model, 'chat' AS section, 0.8 AS accuracy")
     df = dd.optional(con, "rm_eval", dd.rm_eval, ["run-done"])
     assert df.to_dict("records") == [{"run_id": "run-done", "model": "bt", "section": "chat", "accuracy": 0.8}]
     con.execute("CREATE OR REPLACE VIEW labels AS SELECT 'run-done' AS run_id, 'x' AS who")  # lacks the panel's columns

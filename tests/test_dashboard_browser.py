@@ -202,9 +202,8 @@ def narrow_page(url: str, shot: Path):
 def test_long_answers_stay_inside_the_pages(tmp_path):
     """A real model's long answers (markdown lists, long lines, an unbreakable URL) on the Pairs page and in the
     viewer: shown whole, wrapped inside their columns, and the page never scrolls sideways."""
-    from playwright.sync_api import expect
-
     from dashboard_fixture import LONG_ANSWERS, build_long
+    from playwright.sync_api import expect
 
     root = tmp_path / "runs"
     root.mkdir()

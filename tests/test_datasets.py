@@ -76,7 +76,8 @@ def test_multi_turn_chat_formats_keep_the_conversation():
     assert orca[1].prompt[0]["role"] == "user"  # empty system prompt left out
     pku = load_pairs("pku-saferlhf", FIX / "pku_saferlhf.jsonl").pairs
     assert pku[0].chosen.startswith("I can't help")  # the safer response, not the "better" one
-    assert load_pairs("pku-saferlhf", FIX / "pku_saferlhf.jsonl", pku_label="better_response_id").pairs[0].chosen.startswith("Insert")
+    pairs = load_pairs("pku-saferlhf", FIX / "pku_saferlhf.jsonl", pku_label="better_response_id").pairs
+    assert pairs[0].chosen.startswith("Insert")
 
 
 def test_helpsteer_pairs_come_from_responses_to_the_same_prompt():
@@ -93,7 +94,8 @@ def test_reward_bench_subsets_map_to_sections():
 
 
 @pytest.mark.parametrize("fmt,file,message", [
-    ("hh-rlhf", "hh_rlhf_malformed.jsonl", "row 2: field 'rejected': its conversation before the final response differs"),
+    ("hh-rlhf", "hh_rlhf_malformed.jsonl",
+     "row 2: field 'rejected': its conversation before the final response differs"),
     ("shp", "shp_malformed.jsonl", "row 2: field 'labels': expected 0 or 1, got 'yes'"),
     ("ultrafeedback", "ultrafeedback_malformed.jsonl", "row 2: field 'completions[1].fine-grained_score'"),
     ("capybara", "capybara_malformed.jsonl", "row 2: field 'chosen': the last message is not the assistant's"),
@@ -114,11 +116,15 @@ def test_skip_invalid_counts_bad_rows_by_reason():
 def test_bad_rows_in_other_formats(tmp_path):
     cases = [
         ("helpsteer", {"prompt": "p", "response": "r", "helpfulness": "high", "correctness": 2}, "field 'helpfulness'"),
-        ("pku-saferlhf", {"prompt": "p", "response_0": "a", "response_1": "b", "safer_response_id": 2}, "field 'safer_response_id'"),
-        ("ultrainteract", {"trajectory": [{"from": "robot", "value": "x"}], "chosen": "a", "rejected": "b"}, "field 'trajectory[0].role'"),
+        ("pku-saferlhf", {"prompt": "p", "response_0": "a", "response_1": "b", "safer_response_id": 2},
+         "field 'safer_response_id'"),
+        ("ultrainteract", {"trajectory": [{"from": "robot", "value": "x"}], "chosen": "a", "rejected": "b"},
+         "field 'trajectory[0].role'"),
         ("reward-bench", {"prompt": "p", "chosen": "a", "rejected": "b", "subset": "nope"}, "field 'subset'"),
         ("pairs", {"prompt": 3, "chosen": "a", "rejected": "b"}, "field 'prompt'"),
-        ("ultrafeedback-binarized", {"chosen": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}, "field 'rejected': missing"),
+        ("ultrafeedback-binarized",
+         {"chosen": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]},
+         "field 'rejected': missing"),
     ]
     for fmt, row, message in cases:
         path = tmp_path / f"{fmt}.jsonl"
@@ -157,7 +163,8 @@ def test_mixture_uses_given_sources_reports_missing_and_caps_to_the_paper_counts
     assert by["helpsteer"].status == "missing" and by["shp"].dropped["per_prompt_cap"] == 2
     assert {s.name: s.max_pairs for s in RECIPES["mix2"].sources}["ultrafeedback"] == 340_025
     rows = filter_records("r", "mix2", mix.reports)
-    assert {(x.source, x.reason, x.count) for x in rows} >= {("shp", "kept", 6), ("shp", "low_score_ratio", 1), ("hh-rlhf", "identical", 1)}
+    assert {(x.source, x.reason, x.count) for x in rows} >= {("shp", "kept", 6), ("shp", "low_score_ratio", 1),
+                                                             ("hh-rlhf", "identical", 1)}
     with pytest.raises(DataError, match="no source 'bogus'"):
         build_mixture("mix1", {"bogus": "x.jsonl"})
 
@@ -180,7 +187,8 @@ def test_cli_prepare_json_and_nothing_half_written(tmp_path):
     round_trip = load_pairs("pairs", tmp_path / "shp_pairs.jsonl").pairs
     assert len(round_trip) == 6 and round_trip[0].source == "shp" and round_trip[0].score_chosen is not None
 
-    bad = subprocess.run(CLI + ["data", "prepare", "--format", "hh-rlhf", "--file", str(FIX / "hh_rlhf_malformed.jsonl"),
+    bad = subprocess.run(CLI + ["data", "prepare", "--format", "hh-rlhf",
+                                "--file", str(FIX / "hh_rlhf_malformed.jsonl"),
                                 "--out", str(tmp_path / "bad.jsonl")], capture_output=True, text=True)
     assert bad.returncode == 2 and "row 2: field 'rejected'" in bad.stderr
     assert list(tmp_path.iterdir()) == [tmp_path / "shp_pairs.jsonl"]  # no partial or temporary file left

@@ -79,12 +79,12 @@ def test_eval_metrics_per_section():
 def _alpaca_eval_lc(preferences, policy_chars, baseline_chars) -> float:
     """alpaca_eval's own length-controlled GLM (`length_controlled_minimal`: its formula without the instruction
     difficulty, which needs the package's hub files), built and fitted by the package's functions."""
+    import alpaca_eval.metrics.glm_winrate as glm
     import numpy as np
     import pandas as pd
-
-    import alpaca_eval.metrics.glm_winrate as glm
     delta = np.asarray(baseline_chars, dtype=float) - np.asarray(policy_chars, dtype=float)  # output_1 − output_2
-    train = pd.DataFrame({"preference": np.asarray(preferences, dtype=float), "std_delta_len": delta / delta.std(ddof=1),
+    train = pd.DataFrame({"preference": np.asarray(preferences, dtype=float),
+                          "std_delta_len": delta / delta.std(ddof=1),
                           "not_gamed_baseline": True})
     test = train[["not_gamed_baseline"]].copy()
     test["std_delta_len"] = 0
@@ -106,7 +106,8 @@ def test_lc_win_rate_equals_alpaca_evals_on_synthetic_tables(shift):
 
 
 def test_lc_win_rate_equals_alpaca_evals_on_a_runs_evals(quick_cli_run):
-    """The stored `lc_win_rate` of each iteration of a quick run, and overall on its `evals` rows, equal the package's."""
+    """The stored `lc_win_rate` of each iteration of a quick run, and overall on its `evals` rows, equal the
+    package's."""
     from workbench.store import query
 
     root, run_id = quick_cli_run

@@ -55,7 +55,8 @@ def test_missing_vllm_names_the_install_command(monkeypatch):
 
 
 def test_import_workbench_does_not_import_vllm():
-    code = ("import sys, workbench, workbench.config, workbench.loop.generation, workbench.loop.iteration, workbench.import_utils; "
+    code = ("import sys, workbench, workbench.config, workbench.loop.generation, workbench.loop.iteration, "
+            "workbench.import_utils; "
             "workbench.import_utils.is_vllm_available(); "
             "bad = [m for m in ('vllm', 'torch', 'transformers') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -104,7 +105,8 @@ def test_quick_preset_runs_with_the_vllm_backend(tmp_path):
 
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.run([sys.executable, "-m", "workbench", "run", "--preset", "quick", "--root", str(tmp_path),
-                           "--set", "generation.backend=vllm"], env=env, capture_output=True, text=True, timeout=900, check=False)
+                           "--set", "generation.backend=vllm"], env=env, capture_output=True, text=True, timeout=900,
+                          check=False)
     assert proc.returncode == 0, proc.stderr[-4000:]
     cfg = load_config(preset="quick")
     _, rows = query(tmp_path, "select iteration, count(*), max(n_tokens) from generations where purpose = 'rollout' "

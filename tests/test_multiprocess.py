@@ -23,7 +23,9 @@ def test_dpo_iteration_runs_in_two_processes(tmp_path):
         "dpo.batch_size=4", "dpo.epochs=1", "generation.backend=hf",
     ])
     p = Pipeline(cfg, root=tmp_path, log=lambda *_: None)
-    p.world(); p.pretrain(); p.sft(); p.reward(); p.rollout(1)  # one process samples; the DPO stage runs in two
+    for stage in (p.world, p.pretrain, p.sft, p.reward):
+        stage()
+    p.rollout(1)  # one process samples; the DPO stage runs in two
 
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -43,7 +45,8 @@ def test_dpo_iteration_runs_in_two_processes(tmp_path):
     assert n_pairs > 8 and together < alone
     assert [r["steps"] for r in records] == [together, together]
 
-    _, stages = query(tmp_path, "select stage, iteration from stages where run_id = ? and stage = 'iteration'", [p.run_id])
+    _, stages = query(tmp_path, "select stage, iteration from stages where run_id = ? and stage = 'iteration'",
+                      [p.run_id])
     assert stages == [("iteration", 1)]  # recorded once, by rank 0
     trained, start = load_policy(p.store.model_dir("policy_1")), load_policy(p.store.model_dir("sft"))
     moved = [not torch.equal(a, b) for a, b in zip(trained.parameters(), start.parameters())]

@@ -68,7 +68,8 @@ def executed(nb_env, tmp_path_factory, request):
             out[name] = (None, 0.0, f"{type(e).__name__}: {e}")
         assert not list(cwd.iterdir()), f"{name} wrote into its working folder instead of the store root"
         with capman.global_and_fixture_disabled():
-            print(f"\n[notebooks] {name}: " + (f"{out[name][1]:.1f}s" if out[name][2] is None else "FAILED"), flush=True)
+            took = f"{out[name][1]:.1f}s" if out[name][2] is None else "FAILED"
+            print(f"\n[notebooks] {name}: {took}", flush=True)
     return out
 
 
@@ -121,7 +122,8 @@ def test_api_reuse_tables_and_errors(quick_cli_run, tmp_path):
     assert wb.find_run("quick", ["loop.length_penalty=0.5"]) is None
     assert wb.find_run(wb.config("quick")) == run_id
     metrics = wb.metrics(run_id)
-    stored = wb.sql("select value from metrics where run_id = ? and name = 'gold_win_rate' order by iteration", [run_id])
+    stored = wb.sql("select value from metrics where run_id = ? and name = 'gold_win_rate' order by iteration",
+                    [run_id])
     assert list(metrics.gold_win_rate) == list(stored.value)
     gens = wb.table("generations", run_id)
     assert len(gens) == wb.sql("select count(*) as n from generations where run_id = ?", [run_id]).n[0] > 0

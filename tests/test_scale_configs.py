@@ -14,7 +14,8 @@ def test_paper_config_loads_with_the_papers_settings():
     cfg = load_config(path=CONFIGS / "llama3-8b-rlhflow.yaml")
     g, loop = cfg.generation, cfg.loop
     assert (g.backend, g.n, g.temperatures, g.max_new_tokens) == (Backend.VLLM, 8, [1.0], 2048)
-    assert (loop.iterations, cfg.world.n_iter, loop.reference, loop.length_penalty) == (3, 20000, Reference.INITIAL, 0.0)
+    assert (loop.iterations, cfg.world.n_iter, loop.reference, loop.length_penalty) == (3, 20000, Reference.INITIAL,
+                                                                                         0.0)
     assert cfg.dpo.beta == 0.1 and cfg.model.max_length == 2048
     assert cfg.reward.learning_rate == 2e-6
     assert cfg.reward.batch_size * 8 * cfg.reward.gradient_accumulation_steps == 512  # on 8 GPUs
@@ -29,7 +30,8 @@ def test_prompt_dataset_is_a_file_or_hub_id_and_rules_out_gold_oracles(tmp_path)
         load_config(overrides=["world.prompt_dataset=/no/such/prompts.jsonl"])
     for oracle in ("gold", "annotator"):
         with pytest.raises(ConfigError, match=f"loop.oracle={oracle} needs the gold utility"):
-            load_config(overrides=["world.prompt_dataset=RLHFlow/iterative-prompt-v1-iter{t}-20K", f"loop.oracle={oracle}"])
+            load_config(overrides=["world.prompt_dataset=RLHFlow/iterative-prompt-v1-iter{t}-20K",
+                                   f"loop.oracle={oracle}"])
 
 
 def test_reward_dataset_is_a_format_and_a_file_or_hub_id_and_excludes_a_pretrained_rm(tmp_path):
@@ -48,7 +50,8 @@ def test_reward_dataset_is_a_format_and_a_file_or_hub_id_and_excludes_a_pretrain
 def test_model_pretrained_must_be_a_folder_or_a_hub_id(tmp_path):
     assert load_config(overrides=["model.pretrained=RLHFlow/LLaMA3-SFT"]).model.pretrained == "RLHFlow/LLaMA3-SFT"
     assert load_config(overrides=[f"model.pretrained={tmp_path}"]).model.pretrained == str(tmp_path)
-    with pytest.raises(ConfigError, match="model.pretrained: '/no/such/folder' is neither a folder, a hub id .owner/name. nor a GGUF"):
+    why = "model.pretrained: '/no/such/folder' is neither a folder, a hub id .owner/name. nor a GGUF"
+    with pytest.raises(ConfigError, match=why):
         load_config(overrides=["model.pretrained=/no/such/folder"])
 
 

@@ -43,7 +43,8 @@ def test_sft_trains_every_parameter(tiny, tmp_path):
     cfg = copy.deepcopy(cfg)
     cfg.sft.epochs = 1
     before = _params(load_policy(root / "init"))
-    metrics = train_sft(cfg, demonstrations(world.split("sft")[:64], cfg.world, 0), root / "init", tok, tmp_path / "sft")
+    demos = demonstrations(world.split("sft")[:64], cfg.world, 0)
+    metrics = train_sft(cfg, demos, root / "init", tok, tmp_path / "sft")
     assert metrics["train_loss"] > 0
     _assert_all_changed(before, _params(load_policy(tmp_path / "sft")))
 

@@ -161,7 +161,8 @@ def test_chromium_clicks_a_better_and_sees_the_next_item(viewer, tmp_path):
             expect(status).to_contain_text(f"{left - 2} left in queue", timeout=30_000)
         finally:
             browser.close()
-    rows = _sql(root, "select pair_id, choice, displayed_left from labels where labeler = 'chromium' order by created_at")
+    rows = _sql(root, "select pair_id, choice, displayed_left from labels where labeler = 'chromium' "
+                      "order by created_at")
     assert [(r["pair_id"], r["choice"]) for r in rows] == [(before["pair"], "A"), (after["pair"], "B")]
     left_text = _sql(root, f"select text from generations where run_id = '{run_id}' "
                            f"and generation_id = '{rows[0]['displayed_left']}'")[0]["text"]

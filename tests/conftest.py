@@ -4,6 +4,7 @@ import sys
 import time
 
 import pytest
+from testing_utils import SMALL
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -95,10 +96,12 @@ def quick_copy(quick_cli_run, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def quick_experiment(tmp_path_factory):
-    """`workbench experiment online-vs-offline` on the quick preset over seeds 0 and 1, shared read-only:
-    (root, experiment_id, seeds)."""
+    """`workbench experiment online-vs-offline` on the quick preset cut to `SMALL` over seeds 0 and 1, shared
+    read-only: (root, experiment_id, seeds)."""
     from workbench.pipeline.experiment import run_experiment
 
     root = tmp_path_factory.mktemp("experiment") / "runs"
     seeds = [0, 1]
-    return root, run_experiment("online-vs-offline", seeds, preset="quick", root=root, log=lambda *_: None), seeds
+    experiment_id = run_experiment("online-vs-offline", seeds, preset="quick", root=root, overrides=list(SMALL),
+                                   log=lambda *_: None)
+    return root, experiment_id, seeds

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from testing_utils import SMALL
 
 from workbench.pipeline.experiment import EXPERIMENTS, SUMMARY_METRICS, run_experiment, summary, to_markdown
 from workbench.store import query
@@ -31,7 +32,8 @@ def test_experiment_table_has_every_arm(name, root, quick_experiment):
         root, experiment_id, seeds = quick_experiment
     else:
         seeds = [0]
-        experiment_id = run_experiment(name, seeds, preset="quick", root=root, log=lambda *_: None)
+        experiment_id = run_experiment(name, seeds, preset="quick", root=root, overrides=list(SMALL),
+                                       log=lambda *_: None)
     table = summary(root, experiment_id)
     assert [r["arm"] for r in table] == ["pi0 (SFT)"] + EXPECTED_ARMS[name]
     for row in table:

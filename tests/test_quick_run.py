@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from testing_utils import SMALL_CLI
 
 from workbench.config import load_config
 from workbench.store import query
@@ -322,7 +323,8 @@ def test_loop_prompts_from_a_prompt_set(tmp_path):
             json.dumps({"context_messages": [{"content": text, "role": "user"}]}) + "\n" for text in files[t]))
     root = tmp_path / "runs"
     res = subprocess.run(CLI + ["run", "--preset", "quick", "--root", str(root),
-                                "--set", f"world.prompt_dataset={tmp_path}/prompts-iter{{t}}.jsonl"],
+                                "--set", f"world.prompt_dataset={tmp_path}/prompts-iter{{t}}.jsonl",
+                                *SMALL_CLI],  # the loop's 48 prompts × 4 stay
                          capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr[-3000:]
     (run_id,) = [d.name for d in root.iterdir() if d.is_dir()]

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from testing_utils import SMALL_CLI
 
 from workbench.config import load_config
 from workbench.records import Metric
@@ -136,7 +137,7 @@ def test_kill_and_resume_ten_times(quick_cli_run, tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
     root = tmp_path / "runs"
-    proc = subprocess.Popen(CLI + ["run", "--preset", "quick", "--root", str(root)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen(CLI + ["run", "--preset", "quick", "--root", str(root), *SMALL_CLI], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
     for line in proc.stdout:  # interrupt once the first stage is done
         if "stage world done" in line:

@@ -17,11 +17,15 @@ FIX = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture(scope="module")
-def pm_run(tmp_path_factory):
+def pm_run(quick_cli_run, tmp_path_factory):
+    """The quick preset with the PM as oracle for one iteration, from the session quick run's π0 (the π0 this config
+    trains, without training it again)."""
     from workbench.pipeline.run import main
 
     root = tmp_path_factory.mktemp("pm-runs")
-    cfg = load_config(preset="quick", overrides=["loop.oracle=pm", "loop.iterations=1"])
+    src, src_id = quick_cli_run
+    cfg = load_config(preset="quick", overrides=["loop.oracle=pm", "loop.iterations=1",
+                                                 f"model.pretrained={src / src_id / 'models' / 'sft'}"])
     run_id = main(cfg, root=root, log=lambda *_: None)
     return root, run_id, cfg
 

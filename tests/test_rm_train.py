@@ -196,7 +196,8 @@ def test_a_run_scores_with_a_reward_model_from_rm_train(quick_cli_run, tmp_path)
                "--preset", "quick")
     assert res.returncode == 0, res.stderr
     runs = tmp_path / "runs"
-    res = _cli("run", "--preset", "quick", "--root", str(runs), "--set", f"reward.pretrained={tmp_path / 'rms' / 'rm'}")
+    res = _cli("run", "--preset", "quick", "--root", str(runs), "--set", f"reward.pretrained={tmp_path / 'rms' / 'rm'}",
+               "--set", f"model.pretrained={pi0}", "--set", "loop.iterations=1")  # the same π0, without its SFT
     assert res.returncode == 0, res.stderr[-3000:]
     (new_id,) = [d.name for d in runs.iterdir() if d.is_dir()]
     weights = (runs / new_id / "models" / "rm" / "model.safetensors").read_bytes()
@@ -227,7 +228,8 @@ def test_a_chat_template_reward_model_reads_the_loops_samples_through_its_templa
     assert res.returncode == 0, res.stderr
     runs = tmp_path / "runs"
     res = _cli("run", "--preset", "quick", "--root", str(runs), "--set", f"reward.pretrained={tmp_path / 'rms' / 'rm'}",
-               "--set", "loop.iterations=1", "--set", "loop.rm_refresh=true", "--set", "loop.refresh_pairs=4")
+               "--set", "loop.iterations=1", "--set", "loop.rm_refresh=true", "--set", "loop.refresh_pairs=4",
+               "--set", "world.n_sft=240", "--set", "sft.epochs=1", "--set", "world.n_pref=40")  # wiring: a small π0
     assert res.returncode == 0, res.stderr[-3000:]
     assert "(chat layout)" in res.stdout
     (run_dir,) = [d for d in runs.iterdir() if d.is_dir()]
@@ -257,7 +259,7 @@ def test_a_run_trains_its_reward_model_on_reward_dataset_instead_of_the_annotato
     sums = _write_jsonl(_sums(), tmp_path / "sums.jsonl")
     runs = tmp_path / "runs"
     res = _cli("run", "--preset", "quick", "--root", str(runs), "--set", f"reward.dataset=pairs:{sums}",
-               "--set", "loop.iterations=1")
+               "--set", "loop.iterations=1", "--set", f"model.pretrained={root / run_id / 'models' / 'sft'}")
     assert res.returncode == 0, res.stderr[-3000:]
     (new_id,) = [d.name for d in runs.iterdir() if d.is_dir()]
     metric = "select value from metrics where run_id = ? and name = 'rm_train_pairs'"

@@ -1,5 +1,6 @@
 """Helpers the test modules share: markers for tests that need an optional dependency (skipped, with the reason,
-only where it is not installed) and the viewer served as a subprocess on a free localhost port."""
+only where it is not installed), the viewer served as a subprocess on a free localhost port, and the quick preset's
+overrides for runs that only check wiring."""
 
 import os
 import socket
@@ -14,6 +15,12 @@ import pytest
 from workbench.import_utils import VLLM_INSTALL, is_vllm_available
 
 require_vllm = pytest.mark.skipif(not is_vllm_available(), reason=f"needs vLLM: {VLLM_INSTALL}")
+
+# The quick preset cut down for runs whose tests check wiring (which arms ran, what forked what, what was stored),
+# not a number that depends on the size: a fifteenth of the SFT steps, a third of the reward and evaluation prompts.
+# The loop's prompts and samples per prompt stay (the rm-refresh experiment's arms label 2 × loop.refresh_pairs).
+SMALL = ("world.n_sft=240", "sft.epochs=1", "world.n_pref=40", "world.n_eval=16")
+SMALL_CLI = tuple(arg for o in SMALL for arg in ("--set", o))  # the same as `workbench run` flags
 
 
 def free_port() -> int:

@@ -113,7 +113,8 @@ def test_an_arm_a_finished_run_already_made_is_taken_as_it_is(root):
     """`dpo-settings`' `default` arm is `length-penalty`'s `lambda=0` (λ = 0 is the default): the later experiment
     tags that finished run instead of running it again, and the earlier experiment keeps its tag. The peer
     experiments' `ours` arms, the same config too, ran again: their budgets are this invocation's wall-clock."""
-    rows = query(root, "select experiment, arm, run_id from experiments where arm in ('lambda=0', 'default', 'ours')")[1]
+    rows = query(root, "select experiment, arm, run_id from experiments "
+                       "where arm in ('lambda=0', 'default', 'ours')")[1]
     runs = {(experiment, arm): run_id for experiment, arm, run_id in rows}
     assert runs[("dpo-settings", "default")] == runs[("length-penalty", "lambda=0")]
     assert runs[("trl-online-dpo", "ours")] != runs[("length-penalty", "lambda=0")]

@@ -35,8 +35,8 @@ def test_console_is_quiet_by_default(quick_run):
     assert not [n for n in LIBRARY_NOISE if n in output], output[:3000]
     kept = [line.rsplit("\r", 1)[-1] for line in output.split("\n")]  # what a terminal shows after the redraws
     kept = [line for line in kept if line.strip()]
-    ours = ("[workbench] run ", "[workbench] stage ", "[workbench] base model ", f"run {run_id} finished", "iteration  ",
-            "results: ")
+    ours = ("[workbench] run ", "[workbench] stage ", "[workbench] base model ", f"run {run_id} finished",
+            "iteration  ", "results: ")
     table = [line for line in kept if line.split()[0].isdigit()]
     assert [line for line in kept if not line.startswith(ours) and line not in table] == []
     assert len([line for line in kept if line.startswith("[workbench] stage ")]) == 11  # quick: 5 + 3 per iteration × 2
@@ -64,7 +64,8 @@ def test_counts_agree(quick_run):
     g, T = cfg.generation, cfg.loop.iterations
     rollouts = _sql(root, "select iteration, count(*) as n, count(distinct prompt_id) as prompts from generations "
                           "where purpose = 'rollout' group by iteration order by iteration")
-    assert rollouts == [{"iteration": t, "n": cfg.world.n_iter * g.n, "prompts": cfg.world.n_iter} for t in range(1, T + 1)]
+    assert rollouts == [{"iteration": t, "n": cfg.world.n_iter * g.n, "prompts": cfg.world.n_iter}
+                        for t in range(1, T + 1)]
     evals = _sql(root, "select iteration, count(*) as n from generations where purpose = 'eval' group by 1 order by 1")
     assert evals == [{"iteration": t, "n": cfg.world.n_eval} for t in range(T + 1)]
     its = _sql(root, "select iteration, n_prompts, n_pairs, n_ties_dropped, n_generations from iterations order by 1")
@@ -165,7 +166,7 @@ def test_win_rate_recomputes_from_the_store(quick_run):
 def test_runs_lists_the_finished_run(quick_run):
     root, run_id, _, _ = quick_run
     out = subprocess.run(CLI + ["runs", "--root", str(root)], capture_output=True, text=True, check=True).stdout
-    line = next(l for l in out.splitlines() if l.startswith(run_id))
+    line = next(x for x in out.splitlines() if x.startswith(run_id))
     assert "finished" in line
 
 
@@ -214,7 +215,8 @@ def test_rm_policy_accuracy_recomputes_from_the_drift_samples(quick_run):
     root, _, _, _ = quick_run
     cfg = load_config(preset="quick")
     n = _sql(root, "select iteration, count(*) as n from generations where purpose = 'drift' group by 1 order by 1")
-    assert n == [{"iteration": t, "n": cfg.world.n_eval * cfg.eval.drift_samples} for t in range(cfg.loop.iterations + 1)]
+    assert n == [{"iteration": t, "n": cfg.world.n_eval * cfg.eval.drift_samples}
+                 for t in range(cfg.loop.iterations + 1)]
     rows = _sql(root, """
         with s as (select g.iteration, g.prompt_id, g.generation_id, p.section,
                           max(v.value) filter (where v.scorer = 'gold') as gold,
@@ -267,8 +269,8 @@ def test_a_run_from_another_runs_pi0_reproduces_it(quick_run, tmp_path):
     same config gives the same metrics, iteration by iteration, without training a tokenizer or an initial model."""
     root, run_id, _, _ = quick_run
     pi0 = root / run_id / "models" / "sft"
-    res = subprocess.run(CLI + ["run", "--preset", "quick", "--root", str(tmp_path), "--set", f"model.pretrained={pi0}"],
-                         capture_output=True, text=True, check=False)
+    res = subprocess.run(CLI + ["run", "--preset", "quick", "--root", str(tmp_path),
+                                "--set", f"model.pretrained={pi0}"], capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr[-3000:]
     (new_id,) = [d.name for d in tmp_path.iterdir() if d.is_dir()]
     models = tmp_path / new_id / "models"
@@ -292,14 +294,15 @@ def test_export_outputs(quick_run, tmp_path):
     alpaca = json.loads((out / "model_outputs.json").read_text())
     assert [a["instruction"] for a in alpaca] == ["What is 3 plus 4?", "List 2 fruits."]
     assert all(a["generator"] == f"{run_id}-pi2" and isinstance(a["output"], str) for a in alpaca)
-    answers = [json.loads(l) for l in (out / "mt_bench_answers.jsonl").read_text().splitlines()]
+    answers = [json.loads(x) for x in (out / "mt_bench_answers.jsonl").read_text().splitlines()]
     assert [a["question_id"] for a in answers] == [81, 82]
     assert [len(a["choices"][0]["turns"]) for a in answers] == [2, 1]
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"instruction": "fine"}\n{"question": "no instruction field"}\n')
     res = subprocess.run(CLI + ["export", "outputs", "--run", run_id, "--iteration", "2", "--prompts", str(bad),
-                                "--root", str(root), "--out", str(tmp_path / "bad-out")], capture_output=True, text=True)
+                                "--root", str(root), "--out", str(tmp_path / "bad-out")],
+                         capture_output=True, text=True)
     assert res.returncode == 2
     assert f"{bad}: row 2: missing field 'instruction'" in res.stderr
     assert not (tmp_path / "bad-out").exists()
@@ -329,7 +332,8 @@ def test_loop_prompts_from_a_prompt_set(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     (run_id,) = [d.name for d in root.iterdir() if d.is_dir()]
     for t in (1, 2):
-        rows = query(root, "select p.family, p.text, count(*) from generations g join prompts p using (run_id, prompt_id) "
+        rows = query(root, "select p.family, p.text, count(*) "
+                           "from generations g join prompts p using (run_id, prompt_id) "
                            "where g.run_id = ? and g.purpose = 'rollout' and g.iteration = ? "
                            "group by p.prompt_id, p.family, p.text order by p.prompt_id", [run_id, t])[1]
         assert [(f, text) for f, text, _ in rows] == [("external", text) for text in files[t]]

@@ -102,8 +102,8 @@ def test_kill_and_resume_ten_times(quick_cli_run, tmp_path):
                 time.sleep(0.05)  # start-up (imports) is not stage work
             done = 0.0
             if run_id:
-                done = query(root, "select coalesce(sum(wall_s), 0) from stages where run_id = ? and stage <> 'pretrain'",
-                             [run_id])[1][0][0]
+                done = query(root, "select coalesce(sum(wall_s), 0) from stages "
+                                   "where run_id = ? and stage <> 'pretrain'", [run_id])[1][0][0]
             deadline = time.time() + max(0.2, moments[kills] - done)
             while time.time() < deadline and proc.poll() is None:
                 time.sleep(0.05)
@@ -156,7 +156,8 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
 
 
 def test_resuming_a_missing_run_or_model_says_which_path(tmp_path):
-    res = subprocess.run(CLI + ["run", "--resume", "no-such-run", "--root", str(tmp_path)], capture_output=True, text=True)
+    res = subprocess.run(CLI + ["run", "--resume", "no-such-run", "--root", str(tmp_path)],
+                         capture_output=True, text=True)
     assert res.returncode == 2 and "no run 'no-such-run'" in res.stderr and "Traceback" not in res.stderr
     from workbench.models.lm import load_policy
 

@@ -62,9 +62,11 @@ def test_bt_learned_the_annotators_length_bias(pm_run):
 
 def test_loop_picked_its_pairs_with_the_preference_model(pm_run):
     root, run_id, cfg = pm_run
-    _, pairs = query(root, "select scorer, count(*) from pairs where run_id = ? and iteration = 1 group by scorer", [run_id])
+    _, pairs = query(root, "select scorer, count(*) from pairs where run_id = ? and iteration = 1 group by scorer",
+                     [run_id])
     assert pairs[0][0] == "pm" and 0 < pairs[0][1] <= cfg.world.n_iter
-    _, scores = query(root, "select count(*), min(value), max(value) from scores where run_id = ? and scorer = 'pm'", [run_id])
+    _, scores = query(root, "select count(*), min(value), max(value) from scores where run_id = ? and scorer = 'pm'",
+                      [run_id])
     n, lo, hi = scores[0]
     assert n == cfg.world.n_iter * cfg.generation.n and 0.0 <= lo < hi <= 1.0  # mean win probabilities
     # each prompt's n round-robin scores hand out (n choose 2) wins in total: mean exactly 1/2

@@ -89,7 +89,8 @@ def test_scoring_reads_the_tokens_trl_trained_on(bases, layout):
     for p, row in zip(pairs, trainer.train_dataset, strict=True):
         for response, key in ((p.chosen, "chosen_ids"), (p.rejected, "rejected_ids")):
             text = lay.reward_text(tok, p, response.strip())
-            assert tok(text, add_special_tokens=False)["input_ids"] == row[key] == lay.reward_ids(tok, p, response.strip())
+            ids = lay.reward_ids(tok, p, response.strip())
+            assert tok(text, add_special_tokens=False)["input_ids"] == row[key] == ids
     if layout == "chat":
         assert lay.reward_text(tok, pairs[0], "5.") == "user: What is 2 plus 3?\nassistant: 5.\n"
     else:
@@ -180,7 +181,8 @@ def test_rm_train_bad_inputs_say_what_and_write_nothing(bases, tmp_path):
     assert res.returncode == 2 and "FORMAT:PATH" in res.stderr
     assert not out.exists()
     out.mkdir()
-    res = _cli("rm", "train", "--model", str(bases / "toy"), "--data", f"pairs:{FIX / 'pairs.jsonl'}", "--out", str(out))
+    res = _cli("rm", "train", "--model", str(bases / "toy"), "--data", f"pairs:{FIX / 'pairs.jsonl'}",
+               "--out", str(out))
     assert res.returncode == 2 and "exists" in res.stderr
     res = _cli("rm", "eval", "--models", str(out), "--file", str(FIX / "reward_bench.jsonl"))
     assert res.returncode == 2 and "not a folder written by `workbench rm train`" in res.stderr
@@ -238,7 +240,8 @@ def test_a_chat_template_reward_model_reads_the_loops_samples_through_its_templa
              order by g.generation_id limit 24"""
     # π0's eval samples scored by the given RM; iteration 1's rollout by its online refresh (models/rm_1), which
     # trained on the loop's labels in the same chat layout and keeps reading through the template
-    for folder, purpose, iteration in ((tmp_path / "rms" / "rm", "eval", 0), (run_dir / "models" / "rm_1", "rollout", 1)):
+    scored_by = ((tmp_path / "rms" / "rm", "eval", 0), (run_dir / "models" / "rm_1", "rollout", 1))
+    for folder, purpose, iteration in scored_by:
         rows = query(runs, sql, [purpose, iteration])[1]
         assert len(rows) == 24
         tok = AutoTokenizer.from_pretrained(folder)
@@ -246,7 +249,8 @@ def test_a_chat_template_reward_model_reads_the_loops_samples_through_its_templa
         texts = [f"user: {prompt}\nassistant: {response.strip()}\n" for prompt, response, _ in rows]
         tok.padding_side = "right"
         with torch.no_grad():
-            mine = model(**tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)).logits[:, 0].tolist()
+            batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+            mine = model(**batch).logits[:, 0].tolist()
         assert [v for *_, v in rows] == pytest.approx(mine, abs=1e-5), folder
 
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from testing_utils import SMALL_CLI
+from testing_utils import SMALL, SMALL_CLI
 
 from workbench.config import load_config
 from workbench.store import query
@@ -349,7 +349,7 @@ def test_loop_prompts_from_a_prompt_set(tmp_path):
                            from evals e join prompts p using (run_id, prompt_id)
                            join metrics m on m.run_id = e.run_id and m.iteration = e.iteration
                            and m.name = 'gold_win_rate' group by 1 order by 1""")[1]
-    n_eval = load_config(preset="quick").world.n_eval
+    n_eval = load_config(preset="quick", overrides=list(SMALL)).world.n_eval  # as the run was configured
     assert [tuple(r[:4]) for r in evals] == [(t, n_eval, n_eval, True) for t in (0, 1, 2)]
     for *_, recomputed, stored in evals:
         assert stored == pytest.approx(recomputed)

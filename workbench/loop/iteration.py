@@ -113,7 +113,7 @@ def train_dpo(cfg: RunConfig, rows: list[dict], policy_dir: Path, ref_dir: Path,
 
 
 def rollout(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, tokenizer, reward_model,
-            preference_model=None, rm: RMStep | None = None) -> int:
+            preference_model, rm: RMStep) -> int:
     """Sample n responses per prompt from π_{t−1}, score them, keep best vs worst; writes generations, scores and
     pairs. Returns the number of prompts whose samples all tied (dropped). With `loop.oracle=pm` each sample's
     score is its round-robin mean win probability under the preference model (preference_model.py). `reward_model`
@@ -125,7 +125,7 @@ def rollout(cfg: RunConfig, store: RunStore, prompts: list[Prompt], t: int, toke
         iteration=t, purpose="rollout", n=g.n, temperatures=g.temperatures, max_new_tokens=g.max_new_tokens,
         seed=cfg.seed * 1000 + t,
     )
-    if rm is not None and rm.refreshes:
+    if rm.refreshes:
         from workbench.loop.refresh import refresh
 
         scored.rm, labels = refresh(cfg, store, prompts, rm, tokenizer, scored)

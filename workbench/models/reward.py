@@ -49,7 +49,7 @@ def scoring_of(folder: Path) -> Scoring | None:
 
 
 def _write_scoring(folder: Path, scoring: Scoring) -> None:
-    (folder / SCORING).write_text(json.dumps({"source": scoring.source, "layout": Layout(scoring.layout).value}))
+    (folder / SCORING).write_text(json.dumps({"source": scoring.source, "layout": scoring.layout.value}))
 
 
 def load_reward_model(path: Path | str, tokenizer):
@@ -79,9 +79,9 @@ def train_reward(cfg: RunConfig, rows: list[dict | PreferencePair], init_dir: Pa
                  learning_rate: float | None = None, seed: int | None = None) -> dict:
     """Train on `rows` (toy rows {"prompt", "chosen", "rejected"} as `toy_row` makes them, or PreferencePairs of
     any conversation) laid out in `layout`, starting from `init_dir`; save to `out` with its scoring record.
-    `layout` defaults to the tokenizer's
-    (`Layout.for_tokenizer`: π0's chat template when it has one, so the RM reads what the policy writes); `source`
-    (recorded) to `init_dir`. `epochs`, `learning_rate` and `seed` default to the reward stage's."""
+    `layout` defaults to the tokenizer's (`Layout.for_tokenizer`: π0's chat template when it has one, so the RM reads
+    what the policy writes); `source` (recorded) to `init_dir`. `epochs`, `learning_rate` and `seed` default to the
+    reward stage's."""
     from datasets import Dataset
     from trl import RewardConfig, RewardTrainer
 

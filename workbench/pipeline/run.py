@@ -223,6 +223,7 @@ class Pipeline:
         """Iteration t, first half: n samples per prompt from π_{t−1}, scored by the RM the schedule gives t (and
         refreshed first when t refreshes it), best vs worst kept (loop/iteration.py)."""
         from workbench.loop import iteration as loop
+        from workbench.models.reward import load_reward_model
 
         with self._stage("rollout", t, 10 + t):
             tokenizer = self.tokenizer()
@@ -231,8 +232,9 @@ class Pipeline:
                 from workbench.models.preference import load_pm
 
                 pm = load_pm(self.store.model_dir("pm"))
+            step = schedule.rm_step(self.cfg.loop, t)
             loop.rollout(self.cfg, self.store, self.get_world().split("iter", t), t, tokenizer,
-                         self.reward_model(tokenizer, t - 1), pm, rm=schedule.rm_step(self.cfg.loop, t))
+                         load_reward_model(self.store.model_dir(step.serving), tokenizer), pm, step)
 
     def iteration(self, t: int) -> None:
         """Iteration t, second half: DPO on the rollout's pairs, π_{t−1} → π_t (loop/iteration.py), or a TRL peer

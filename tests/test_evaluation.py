@@ -38,7 +38,15 @@ def test_lc_win_rate_of_a_policy_against_itself():
 
 def test_kl_estimate():
     assert kl_estimate([-3.0, -4.0], [-3.0, -4.0]) == 0.0
-    assert kl_estimate([-1.0, -2.0], [-3.0, -2.0]) == pytest.approx(1.0)
+    # k3 per sample: (r − 1) − log r with log r = ref − policy; one sample at log r = −2, one at 0
+    assert kl_estimate([-1.0, -2.0], [-3.0, -2.0]) == pytest.approx(((math.exp(-2) - 1) + 2) / 2)
+    # never negative, where the plain log-ratio mean (k1) is: here k1 = (−0.3 + 0.1) / 2 < 0
+    assert kl_estimate([-2.0, -2.0], [-1.7, -2.1]) > 0
+    # unbiased: over samples y ~ π of a two-outcome π and π_ref, the mean of k3 is the exact KL(π ‖ π_ref)
+    pi, ref = [0.8, 0.2], [0.5, 0.5]
+    exact = sum(p * math.log(p / q) for p, q in zip(pi, ref))
+    weighted = sum(p * kl_estimate([math.log(p)], [math.log(q)]) for p, q in zip(pi, ref))
+    assert weighted == pytest.approx(exact, abs=1e-12)
     with pytest.raises(ValueError):
         kl_estimate([], [])
 

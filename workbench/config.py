@@ -117,7 +117,9 @@ class WorldConfig:
         default=600, metadata={"help": "prompts whose SFT samples the annotator labels to train the reward model"})
     n_iter: int = field(default=300, metadata={"help": "fresh prompts per DPO iteration"})
     n_eval: int = field(
-        default=200, metadata={"help": "held-out evaluation prompts (the four sections in equal shares)"})
+        default=800,
+        metadata={"help": "held-out evaluation prompts (the four sections in equal shares; AlpacaEval has 805): fewer "
+                          "and the length-controlled fit often zeroes the model term (lc_degenerate_fits)"})
     n_capability: int = field(
         default=100, metadata={"help": "held-out capability prompts (never in preference data): the alignment tax"})
     demo_error_rate: float = field(
@@ -145,11 +147,20 @@ class WorldConfig:
 
 @dataclass
 class AnnotatorConfig:
+    """The GPT-4-like judge (world/annotator.py): it labels the chat pairs in UltraFeedback's role (every pair with
+    reward.labels=single) and judges lc_win_rate. Temperature and length_bias were set once by
+    benchmarks/calibrate_judges.py on π0's pairs, to a GPT-4 judge's published agreement and length preference."""
+
     temperature: float = field(
-        default=0.2, metadata={"help": "Bradley-Terry temperature on gold utility: lower = more decisive"})
-    flip_rate: float = field(default=0.05, metadata={"help": "probability that a label is flipped at random"})
+        default=0.0775,
+        metadata={"help": "Bradley-Terry temperature on gold utility: lower = more decisive",
+                  "see": "[The labellers](reward-models.md#the-labellers)"})
+    flip_rate: float = field(
+        default=0.0,
+        metadata={"help": "probability that a label is flipped at random (0: the noise is the temperature's, on "
+                          "close calls)"})
     length_bias: float = field(
-        default=1.0,
+        default=1.58,
         metadata={"help": "utility units added per 100 characters of extra length (a GPT-4-like judge's bias)"})
     position_bias: float = field(
         default=0.0, metadata={"help": "utility units added to whichever response is shown first"})
@@ -157,6 +168,37 @@ class AnnotatorConfig:
     def __post_init__(self):
         check_range("annotator", self, ("temperature",), 0, low_open=True)
         check_range("annotator", self, ("flip_rate",), 0, 0.5)
+
+
+@dataclass
+class JudgesConfig:
+    """The reward data's other labellers (world/judges.py), each standing for some of the paper's datasets; the
+    annotator above labels the rest. Set once from published figures on π0's pairs by
+    benchmarks/calibrate_judges.py, then fixed."""
+
+    human_share: float = field(
+        default=0.405,
+        metadata={"help": "share of chat and chat-hard pairs labelled by the human judge, the rest by the annotator "
+                          "(Table 5: HH-RLHF + SHP + HelpSteer pairs over those + UltraFeedback + Capybara + OpenOrca)",
+                  "see": "[The labellers](reward-models.md#the-labellers)"})
+    human_temperature: float = field(
+        default=0.0717, metadata={"help": "the human judge's Bradley-Terry temperature (HH-RLHF, SHP, HelpSteer)"})
+    human_length_bias: float = field(
+        default=1.40, metadata={"help": "the human judge's utility units per 100 extra characters"})
+    human_flip_rate: float = field(default=0.0, metadata={"help": "the human judge's labels flipped at random"})
+    safety_temperature: float = field(
+        default=0.9587,
+        metadata={"help": "the safety labeller's Bradley-Terry temperature (PKU-SafeRLHF); it has no length term"})
+    safety_flip_rate: float = field(default=0.0, metadata={"help": "the safety labeller's labels flipped at random"})
+    verifier_flip_rate: float = field(
+        default=0.05,
+        metadata={"help": "the reasoning verifier's labels flipped at random (UltraInteract, CodeUltraFeedback, "
+                          "Argilla-Math: right over wrong); an assumption, no published figure"})
+
+    def __post_init__(self):
+        check_range("judges", self, ("human_temperature", "safety_temperature"), 0, low_open=True)
+        check_range("judges", self, ("human_flip_rate", "safety_flip_rate", "verifier_flip_rate"), 0, 0.5)
+        check_range("judges", self, ("human_share",), 0, 1)
 
 
 @dataclass
@@ -268,6 +310,15 @@ class RewardStageConfig:
             "pairs:mix.jsonl from `workbench data mix`)"
         },
     )
+    labels: str = field(
+        default="mixture",
+        metadata={
+            "help": "who labels the reward data: `mixture` (by section, as the paper's sources were: a verifier for "
+            "reasoning, safety labels, the annotator and a human judge for chat) or `single` (the annotator labels "
+            "every pair: the single-judge RM, in UltraRM's role)",
+            "see": "[The labellers](reward-models.md#the-labellers)",
+        },
+    )
     source: str = field(
         default="mix",
         metadata={
@@ -325,6 +376,9 @@ class RewardStageConfig:
             if self.pretrained:
                 raise ConfigError("reward.pretrained and reward.dataset are both set: use a trained RM, or train one "
                                   "on a dataset, not both")
+        if self.labels not in REWARD_LABELS:
+            raise ConfigError(f"reward.labels must be one of {', '.join(map(repr, REWARD_LABELS))}, "
+                              f"got {self.labels!r}")
         if self.source not in REWARD_SOURCES:
             raise ConfigError(f"reward.source must be one of {', '.join(map(repr, REWARD_SOURCES))}, "
                               f"got {self.source!r}")
@@ -353,6 +407,7 @@ class RewardStageConfig:
         return counts
 
 
+REWARD_LABELS = ("mixture", "single")  # who labels the reward data (world/judges.py)
 REWARD_SOURCES = ("mix", "pi0", "toy")  # what the annotator labels for the reward stage (pipeline/reward_stage.py)
 EXTRA_PAIR_SOURCES = ("human",)  # named sources labels.extra_reward_rows reads (besides FORMAT:PATH files)
 
@@ -587,6 +642,7 @@ class RunConfig:
         default_factory=list, metadata={"help": "passed to the TRL trainers: tensorboard, wandb, ..."})
     world: WorldConfig = field(default_factory=WorldConfig)
     annotator: AnnotatorConfig = field(default_factory=AnnotatorConfig)
+    judges: JudgesConfig = field(default_factory=JudgesConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     sft: SFTStageConfig = field(default_factory=SFTStageConfig)

@@ -245,8 +245,31 @@ class Scored:
         return gold + [Score(run_id, g.generation_id, "rm", r) for g, r in zip(self.generations, self.rm)]
 
 
+@dataclass
+class JudgeCard:
+    """One labeller of a run's reward data (world/judges.py), measured on that run: what it labelled, and how it
+    relates to gold and to length on pairs of π0's own samples, beside the published figures it was set from."""
+
+    TABLE: typing.ClassVar[str] = "judge_card"
+    run_id: str
+    labeller: str  # verifier, safety, annotator, human
+    sections: str  # the sections whose pairs it labels, comma-separated
+    stands_for: str  # the paper's datasets (Table 5) with their pair counts
+    pairs: int  # reward-data pairs it labelled
+    abstained: int  # pairs it left unlabelled (the verifier: both answers right, or both wrong)
+    length_ratio: float  # mean chosen / mean rejected characters of its pairs
+    paper_length_ratio: float  # mean chosen / mean rejected tokens of its datasets, pooled by pairs
+    pi0_gold_agreement: float  # expected agreement with gold on pairs of π0's samples whose gold differs
+    pi0_prefers_longer: float  # expected share of picks of the longer on π0's pairs differing in length by ≥ 30%
+    pi0_pairs_decided: int  # π0's pairs behind pi0_gold_agreement
+    pi0_pairs_long: int  # π0's pairs behind pi0_prefers_longer
+    published_agreement: float  # the figure it was set to (NaN: an assumption instead)
+    published_prefers_longer: float  # NaN: no length term
+    published_source: str  # where those figures come from
+
+
 TABLES: dict[str, type] = {
     cls.TABLE: cls
     for cls in (Run, Stage, Prompt, Iteration, Generation, Score, Pair, Metric, EvalRow, Label, ExperimentArm,
-                DataFilter, RMEval)
+                DataFilter, RMEval, JudgeCard)
 }

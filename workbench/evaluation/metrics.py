@@ -4,7 +4,10 @@ Metrics (one value per iteration; per section as "<name>.<section>"):
 - gold_win_rate: share of eval prompts where π_t's response has a higher gold utility than π0's, ties half.
 - lc_win_rate: AlpacaEval 2's length-controlled win rate with the simulated annotator as the judge (see
   `length_controlled_win_rate`); annotator_win_rate is the same judge's raw win rate.
-- kl_to_ref: KL(π_t ‖ π0) estimated on π_t's eval responses, both policies at the eval temperature.
+- kl_to_ref: KL(π_t ‖ π0) estimated on π_t's eval responses, both policies at the eval temperature, with Schulman's
+  k3 estimator (non-negative per sample; see `kl_estimate`).
+- lc_model_term_zero: 1 when the length-controlled fit's model term is exactly 0 (L1 zeroed it: lc_win_rate is then
+  0.5 whatever the judge said), else 0; lc_degenerate_fits counts such fits over iterations 1..t.
 - gold_utility / rm_reward: mean gold utility and mean reward-model score of π_t's responses (rm_reward up while
   gold_utility goes down = over-optimization); reward_length_corr: Pearson correlation of RM reward and length.
 - mean_length_tokens, mean_length_chars: mean response length.
@@ -36,16 +39,23 @@ LC_SPLITS = 5  # alpaca_eval's length-controlled GLMs: n_splits=5, C picked by c
 
 
 def length_controlled_win_rate(preferences: list[float], policy_chars: list[int], baseline_chars: list[int]) -> float:
-    """AlpacaEval 2's length-controlled win rate for one policy against one baseline, as alpaca_eval 0.6.6 computes
-    it (`metrics/glm_winrate.py`, the `length_controlled_minimal` GLM: there is no bank of other models here for
-    its instruction-difficulty term).
+    """AlpacaEval 2's length-controlled win rate (`length_controlled_fit`'s first value)."""
+    return length_controlled_fit(preferences, policy_chars, baseline_chars)[0]
+
+
+def length_controlled_fit(preferences: list[float], policy_chars: list[int],
+                          baseline_chars: list[int]) -> tuple[float, float]:
+    """(win rate, θ_model): AlpacaEval 2's length-controlled win rate for one policy against one baseline, as
+    alpaca_eval 0.6.6 computes it (`metrics/glm_winrate.py`, the `length_controlled_minimal` GLM: there is no bank
+    of other models here for its instruction-difficulty term).
 
     A logistic regression of the judge's soft preference p_i ∈ [0, 1] for the policy on tanh(Δlen_i / std(Δlen))
     (Δlen = baseline − policy characters, std with ddof 1) and a model term, no intercept, L1 penalty, liblinear;
     soft labels as sample weights (each item once with label 1, weight p_i, and once with label 0, weight 1 − p_i).
     C is not fixed: `LogisticRegressionCV` picks it from its default grid by the log loss against the soft labels
     over a 5-fold `GroupKFold` that keeps both copies of an item in one fold (fewer folds when there are fewer than 5
-    items). The win rate is then predicted with the length term at zero, σ(θ_model) for every item.
+    items). The win rate is then predicted with the length term at zero, σ(θ_model) for every item. θ_model = 0
+    exactly means the L1 penalty zeroed the model term (a degenerate fit: too few items for the judge's signal).
     """
     import numpy as np
     import sklearn
@@ -57,7 +67,7 @@ def length_controlled_win_rate(preferences: list[float], policy_chars: list[int]
     if len(p) == 0 or len(p) != len(policy_chars) or len(p) != len(baseline_chars):
         raise ValueError("length-controlled win rate needs equal, non-empty lists")
     if len(p) == 1 or (np.all(p == p[0]) and p[0] in (0.0, 1.0)):
-        return float(p[0])  # one item, or one class only: no GLM to fit, and the answer is unambiguous
+        return float(p[0]), math.nan  # one item, or one class only: no GLM to fit, and the answer is unambiguous
     delta = np.asarray(baseline_chars, dtype=float) - np.asarray(policy_chars, dtype=float)
     std = delta.std(ddof=1)
     length_term = np.tanh(delta / std) if std > 0 else np.zeros_like(delta)
@@ -73,8 +83,8 @@ def length_controlled_win_rate(preferences: list[float], policy_chars: list[int]
                                      use_legacy_attributes=False)
         model.set_fit_request(sample_weight=True)
         model.fit(X2, y2, sample_weight=prob, groups=groups, true_prob=prob)
-    theta = model.coef_[0][1]
-    return float(1.0 / (1.0 + math.exp(-theta)))
+    theta = float(model.coef_[0][1])
+    return float(1.0 / (1.0 + math.exp(-theta))), theta
 
 
 def _soft_log_loss(y_true, y_pred, true_prob) -> float:
@@ -88,11 +98,21 @@ def _soft_log_loss(y_true, y_pred, true_prob) -> float:
 
 
 def kl_estimate(policy_logprobs: list[float], ref_logprobs: list[float]) -> float:
-    """Monte-Carlo KL(π ‖ π_ref) from responses sampled from π: mean of log π(y|x) − log π_ref(y|x) (the k1
-    estimator, unbiased; it can come out slightly negative on few samples). Log-probs are summed over tokens."""
+    """Monte-Carlo KL(π ‖ π_ref) from responses y sampled from π: the mean of Schulman's k3 estimator
+    (r − 1) − log r with r = π_ref(y|x) / π(y|x). Each term is ≥ 0 (x − 1 ≥ log x), and its mean is unbiased, as
+    the plain log-ratio's (k1) is, with a lower variance when π is near π_ref; TRL's GRPOTrainer logs the same. No
+    clamping. Log-probs are summed over tokens."""
     if len(policy_logprobs) != len(ref_logprobs) or not policy_logprobs:
         raise ValueError("KL estimate needs equal, non-empty lists of log-probabilities")
-    return fmean(a - b for a, b in zip(policy_logprobs, ref_logprobs))
+    return fmean(_k3(ref - pol) for pol, ref in zip(policy_logprobs, ref_logprobs))
+
+
+def _k3(log_ratio: float) -> float:
+    """(r − 1) − log r for log r = `log_ratio`; expm1 keeps it exact near r = 1, inf past exp's range."""
+    try:
+        return math.expm1(log_ratio) - log_ratio
+    except OverflowError:
+        return math.inf
 
 
 def correlation(xs: list[float], ys: list[float]) -> float:
@@ -136,8 +156,10 @@ def eval_metrics(
         out[f"mean_length_chars{suffix}"] = fmean(pick(n_chars))
         if annotator is not None and baseline_chars is not None:
             out[f"annotator_win_rate{suffix}"] = fmean(pick(annotator))
-            out[f"lc_win_rate{suffix}"] = length_controlled_win_rate(pick(annotator), pick(n_chars),
-                                                                     pick(baseline_chars))
+            lc, theta = length_controlled_fit(pick(annotator), pick(n_chars), pick(baseline_chars))
+            out[f"lc_win_rate{suffix}"] = lc
+            if not suffix:
+                out["lc_model_term_zero"] = float(theta == 0.0)
     return out
 
 

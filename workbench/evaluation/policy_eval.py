@@ -58,6 +58,10 @@ def evaluate_policy(cfg: RunConfig, store: RunStore, world, t: int, tokenizer, r
         pi0_capability = rows[0][0]
     metrics, annot = policy_metrics(prompts, scored, base_gens, base_gold, pol_lp, ref_lp, capability.gold,
                                     cfg.annotator, capability_at_pi0=pi0_capability)
+    zero = metrics.pop("lc_model_term_zero", 0.0)  # π0 against itself: every preference 0.5, a zero term by design
+    if t:
+        metrics["lc_model_term_zero"] = zero
+    metrics["lc_degenerate_fits"] = _degenerate_fits(store, t, zero)
     evals = [
         EvalRow(run_id, t, p.prompt_id, p.section, f"pi_{t}", "pi_0", g.generation_id, b.generation_id,
                 g.n_chars, b.n_chars, u, ub, gold_preference(u, ub), a, lp, rp)
@@ -76,6 +80,16 @@ def evaluate_policy(cfg: RunConfig, store: RunStore, world, t: int, tokenizer, r
                 + ([] if drift is None else drift.score_rows(run_id)), seg)
     store.write(evals, seg)
     store.write([Metric(run_id, t, k, v) for k, v in metrics.items()], seg)
+
+
+def _degenerate_fits(store: RunStore, t: int, now: float) -> float:
+    """How many of iterations 1..t had a length-controlled fit with its model term at zero: the stored count at t − 1
+    plus `now` (1 when iteration t's is). π0's own fit (t = 0, every preference 0.5) does not count."""
+    if t == 0:
+        return 0.0
+    _, rows = query(store.root, "select value from metrics where run_id = ? and iteration = ? and "
+                                "name = 'lc_degenerate_fits'", [store.run_id, t - 1])
+    return (rows[0][0] if rows else 0.0) + now
 
 
 def drift_samples(cfg: RunConfig, store: RunStore, t: int, tokenizer, rm, prompts: list[Prompt]) -> Scored | None:

@@ -98,6 +98,20 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def add_judges(sub) -> None:
+    j = sub.add_parser("judges", help="a run's judge card: its reward data's labellers beside the published figures")
+    j.add_argument("run", nargs="?", help="run id (default: the latest run under --root)")
+    j.add_argument("--root", default="runs")
+    j.set_defaults(fn=cmd_judges)
+
+
+def cmd_judges(args) -> int:
+    from workbench.evaluation.judge_card import render
+
+    print(render(args.root, args.run or _latest_run(args.root)))
+    return 0
+
+
 def add_sql(sub) -> None:
     q = sub.add_parser("sql", help="read-only SQL over every run's tables; CSV out")
     q.add_argument("query")
@@ -201,7 +215,7 @@ def add_experiment(sub) -> None:
 
 
 def cmd_experiment(args) -> int:
-    from workbench.pipeline.experiment import run_experiment, summary, to_markdown
+    from workbench.pipeline.experiment import report, run_experiment
 
     try:
         seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
@@ -210,7 +224,7 @@ def cmd_experiment(args) -> int:
     experiment_id = run_experiment(args.name, seeds, preset=args.preset, root=args.root, overrides=args.set,
                                    reuse=not args.fresh)
     print(f"\nexperiment {experiment_id} finished (mean ± sd over seeds, each arm's last iteration)\n")
-    print(to_markdown(summary(args.root, experiment_id)))
+    print(report(args.root, experiment_id))
     print(f"\nruns: workbench sql --root {args.root} "
           f"\"select * from experiments where experiment_id = '{experiment_id}'\"")
     return 0
@@ -518,8 +532,8 @@ def _subparsers(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="Online iterative RLHF workbench.")
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (add_run, add_runs, add_sql, add_export, add_label, add_experiment, add_dashboard, add_data, add_rm,
-                add_model, add_notebook, add_stage):
+    for add in (add_run, add_runs, add_judges, add_sql, add_export, add_label, add_experiment, add_dashboard, add_data,
+                add_rm, add_model, add_notebook, add_stage):
         add(sub)
     for name, parser in _subparsers(p).items():
         if name in VERBOSE_COMMANDS:

@@ -23,6 +23,13 @@ Experiments:
   KL penalty to π0) with the same RM as its reward, at the same wall-clock, on the same prompts.
 - dpo-settings: the loop's own knobs against over-optimizing the RM: the default vs DPO β = 0.3, a learning rate
   of 5e-6, RPO (DPO plus the NLL of the chosen response, TRL's ["sigmoid", "sft"]) and π_{t−1} as the reference.
+- paper: the paper's ranking of methods (its AlpacaEval-2 LC table). `iterative` (the default loop), `offline`
+  (DPO once on as many pairs of π0's samples, at offline's own best step: `OFFLINE_STEP`), `single-judge`
+  (iterative with the RM trained on the annotator's labels of every pair, `reward.labels=single`: UltraRM's role;
+  it shares π0 and trains its own RM) and `length-penalty` (iterative with λ fixed before the loop by a rule: the
+  RM's reward per character on π0's samples, `rm_length_slope_pi0`, so that the penalty cancels the RM's length
+  slope). The report adds each seed's Spearman correlation of lc_win_rate (π0 first) with the paper's LC values
+  (`PAPER_LC`).
 """
 
 from __future__ import annotations
@@ -41,8 +48,16 @@ from workbench.store import query
 
 SUMMARY_METRICS = (
     "gold_win_rate", "lc_win_rate", "gold_utility", "rm_reward", "mean_length_chars", "kl_to_ref",
-    "reward_length_corr", "alignment_tax", "rm_policy_accuracy",
+    "reward_length_corr", "alignment_tax", "rm_policy_accuracy", "lc_degenerate_fits",
 )
+# iteration-0 metrics of an arm's own reward model (an arm that trains its own RM differs from π0's row in them)
+ARM_RM_METRICS = ("rm_length_corr_pi0",)
+# the paper's AlpacaEval-2 LC win rates (RLHF Workflow): SFT, iterative DPO with UltraRM-13B, offline DPO, iterative
+# DPO, iterative DPO with the length penalty; the paper experiment's arms in that order
+PAPER_LC = {"pi0 (SFT)": 10.2, "single-judge": 20.7, "offline": 22.5, "iterative": 31.3, "length-penalty": 38.1}
+# offline DPO's own step (learning rate, prompts per iteration × iterations), the best of the gold-label grid
+# (benchmarks/dpo_step_grid.py) by its mean over seeds 0–2; the loop's own is the default config's
+OFFLINE_STEP = (2e-5, 300)
 
 
 @dataclass(frozen=True)
@@ -54,8 +69,13 @@ class Arm:
 def arms(experiment: str, cfg: RunConfig) -> list[Arm]:
     """The arms of `experiment` for a base config; the first is run in full, the rest fork it."""
     T, n = cfg.loop.iterations, cfg.world.n_iter
+    offline = ("loop.iterations=1", f"world.n_iter={T * OFFLINE_STEP[1]}", f"dpo.learning_rate={OFFLINE_STEP[0]:g}")
     if experiment == "online-vs-offline":
-        return [Arm("online"), Arm("offline", ("loop.iterations=1", f"world.n_iter={T * n}"))]
+        return [Arm("online"), Arm("offline", offline)]
+    if experiment == "paper":
+        # the length-penalty arm's λ is filled in per seed from the first arm's RM (see `run_experiment`)
+        return [Arm("iterative"), Arm("offline", offline), Arm("single-judge", ("reward.labels=single",)),
+                Arm("length-penalty")]
     if experiment == "length-penalty":
         return [Arm(f"lambda={x:g}", (f"loop.length_penalty={x}",)) for x in (0.0, 0.005, 0.02)]
     if experiment == "oracle":
@@ -83,7 +103,7 @@ PEERS = {"trl-online-dpo": ("trl-online-dpo", "trl_online_dpo"), "rl-baseline": 
 DPO_SETTINGS = (("default", ()), ("beta=0.3", ("dpo.beta=0.3",)), ("lr=5e-6", ("dpo.learning_rate=5e-6",)),
                 ("rpo", ("dpo.loss_type=[sigmoid,sft]",)), ("reference=previous", ("loop.reference=previous",)))
 EXPERIMENTS = ("online-vs-offline", "length-penalty", "oracle", "trl-online-dpo", "rl-baseline", "dpo-settings",
-               "rm-refresh")
+               "rm-refresh", "paper")
 
 
 def _loop_wall_s(root: Path, run_id: str) -> float:
@@ -92,29 +112,44 @@ def _loop_wall_s(root: Path, run_id: str) -> float:
     return float(rows[0][0])
 
 
-def shared_prefix_run(root: Path, cfg: RunConfig, log=print):
+def _length_rule(root: Path, run_id: str) -> float:
+    """The paper experiment's λ: the RM's reward per character on π0's samples (rm_length_slope_pi0), 0 if none."""
+    _, rows = query(root, "select value from metrics where run_id = ? and iteration = 0 and "
+                          "name = 'rm_length_slope_pi0'", [run_id])
+    slope = rows[0][0] if rows else float("nan")
+    return 0.0 if math.isnan(slope) or slope < 0 else slope
+
+
+def shared_prefix_run(root: Path, cfg: RunConfig, log=print, policy_only: bool = False):
     """A run under `root` whose stages before the loop are finished and were made from the same config as `cfg`'s
     (`reuse.prefix_differences`): its Pipeline, which an experiment's first arm forks instead of recomputing them
-    (the stages are seeded, so the result is the same); None when there is none."""
+    (the stages are seeded, so the result is the same); None when there is none. With `policy_only`, a run that
+    differs in `reuse.REWARD_KEYS` alone also serves (the fork keeps its π0 and trains its own RM) when no run
+    matches in full."""
     from workbench.config import ConfigError, from_dict
-    from workbench.pipeline.reuse import prefix_differences
+    from workbench.pipeline.reuse import REWARD_KEYS, prefix_differences
     from workbench.pipeline.run import Pipeline
 
     if not root.is_dir():
         return None
     _, rows = query(root, "select run_id, config from runs where seed = ? and world_seed = ? order by created_at",
                     [cfg.seed, cfg.world.seed])
+    partial = None
     for run_id, config in rows:
         try:
             other = from_dict(RunConfig, json.loads(config))
         except (ConfigError, ValueError):  # a run from another version of the config: not comparable
             continue
-        if prefix_differences(cfg, other):
+        differ = prefix_differences(cfg, other)
+        if differ and not (policy_only and set(differ) <= set(REWARD_KEYS)):
             continue
         donor = Pipeline.resume(root, run_id, log=log)
-        if {(stage, 0) for stage, t in donor.plan() if t == 0} <= donor.done():
-            return donor
-    return None
+        needed = [stage for stage, t in donor.plan() if t == 0 and not (differ and stage in ("reward", "evaluate"))]
+        if {(stage, 0) for stage in needed} <= donor.done():
+            if not differ:
+                return donor
+            partial = partial or donor
+    return partial
 
 
 def run_experiment(experiment: str, seeds: list[int], preset: str = "default", root: str | Path = "runs",
@@ -140,6 +175,8 @@ def run_experiment(experiment: str, seeds: list[int], preset: str = "default", r
             arm_overrides = list(arm.overrides)
             if experiment in PEERS and arm is not plan[0]:
                 arm_overrides.append(f"loop.time_budget_s={_loop_wall_s(root, first.run_id):.1f}")
+            if experiment == "paper" and arm.name == "length-penalty":
+                arm_overrides.append(f"loop.length_penalty={_length_rule(root, first.run_id):.6g}")
             cfg = load_config(preset=preset, overrides=base_overrides + arm_overrides)
             cfg.name = f"{experiment}.{arm.name}"
             # a finished run of this very arm stands for it, except in the peer comparisons, whose arms must share
@@ -154,7 +191,7 @@ def run_experiment(experiment: str, seeds: list[int], preset: str = "default", r
                 )
                 first = first or Pipeline.resume(root, done, log=log)
                 continue
-            donor = first or (shared_prefix_run(root, cfg, log) if reuse else None)
+            donor = first or (shared_prefix_run(root, cfg, log, policy_only=True) if reuse else None)
             shared = f" (π0, reward model and π0 evaluation from run {donor.run_id})" if donor and not first else ""
             log(f"[workbench] experiment {experiment}: seed {seed}, arm {arm.name}{shared}")
             pipeline = Pipeline(cfg, root, log=log) if donor is None else Pipeline.fork(donor, cfg, log=log)
@@ -164,11 +201,63 @@ def run_experiment(experiment: str, seeds: list[int], preset: str = "default", r
             )
             pipeline.run()
             first = first or pipeline
-    table = summary(root, experiment_id)
     out = root / "experiments" / f"{experiment_id}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(f"### {experiment} ({preset} preset, seeds {', '.join(map(str, seeds))})\n\n{to_markdown(table)}\n")
+    out.write_text(f"### {experiment} ({preset} preset, seeds {', '.join(map(str, seeds))})\n\n"
+                   f"{report(root, experiment_id)}\n")
     return experiment_id
+
+
+def report(source, experiment_id: str) -> str:
+    """The summary as markdown, as `workbench experiment` prints it; for `paper`, with each seed's Spearman
+    correlation of lc_win_rate with the paper's LC values."""
+    text = to_markdown(summary(source, experiment_id))
+    rhos = paper_spearman(source, experiment_id)
+    if rhos:
+        arms = ", ".join(f"{arm} {lc:g}" for arm, lc in PAPER_LC.items())
+        text += ("\n\nSpearman correlation of lc_win_rate with the paper's LC win rates (" + arms + "), by seed: "
+                 + ", ".join(f"seed {seed} {rho:+.2f}" for seed, rho in rhos.items()) + ".")
+    return text
+
+
+def paper_spearman(source, experiment_id: str) -> dict[int, float]:
+    """Per seed of a `paper` experiment, Spearman's ρ between the arms' last lc_win_rate (π0's, 0.5, first) and
+    the paper's LC values (`PAPER_LC`); ties get their mean rank. {} for another experiment or a seed missing
+    an arm."""
+    rows = _rows(source, """with last as (select e.experiment, e.arm, e.seed, e.run_id, max(m.iteration) as it
+                                          from experiments e join metrics m using (run_id)
+                                          where e.experiment_id = ? group by all)
+                            select l.experiment, l.arm, l.seed, m.value from last l join metrics m
+                              on m.run_id = l.run_id and m.iteration = l.it and m.name = 'lc_win_rate'""",
+                 [experiment_id])
+    if not rows or rows[0][0] != "paper":
+        return {}
+    by_seed: dict[int, dict[str, float]] = {}
+    for _, arm, seed, value in rows:
+        by_seed.setdefault(seed, {"pi0 (SFT)": 0.5})[arm] = value
+    return {seed: spearman([lc[a] for a in PAPER_LC], list(PAPER_LC.values()))
+            for seed, lc in sorted(by_seed.items()) if set(PAPER_LC) <= set(lc)}
+
+
+def _ranks(xs: list[float]) -> list[float]:
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    ranks = [0.0] * len(xs)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(xs: list[float], ys: list[float]) -> float:
+    """Spearman's rank correlation: Pearson's on the ranks, ties at their mean rank; NaN when a side is constant."""
+    from workbench.evaluation.metrics import correlation
+
+    return correlation(_ranks(xs), _ranks(ys))
 
 
 def _rows(source, sql: str, params: list) -> list[tuple]:
@@ -189,7 +278,7 @@ def summary(source, experiment_id: str) -> list[dict]:
            select l.arm, l.seed, m.name, m.value, m.iteration = l.it as is_last from last l join metrics m
              on m.run_id = l.run_id and (m.iteration = l.it or m.iteration = 0)
            where list_contains(?, m.name) order by l.arm, l.seed""",
-        [experiment_id, list(SUMMARY_METRICS)],
+        [experiment_id, list(SUMMARY_METRICS + ARM_RM_METRICS)],
     )
     if not detailed:
         raise ValueError(f"no finished arms for experiment {experiment_id!r}")
@@ -198,13 +287,14 @@ def summary(source, experiment_id: str) -> list[dict]:
     pi0: dict[str, dict[int, float]] = {}
     values: dict[str, dict[str, list[float]]] = {}
     for arm, seed, name, value, is_last in detailed:
-        if is_last:
+        if is_last or name in ARM_RM_METRICS:
             values.setdefault(arm, {}).setdefault(name, []).append(value)
-        else:
-            pi0.setdefault(name, {})[seed] = value  # every arm shares π0 per seed
-    table = [{"arm": "pi0 (SFT)", **{m: _mean_sd(list(pi0.get(m, {}).values())) for m in SUMMARY_METRICS}}]
+        elif arm == order[0][0]:  # every arm shares π0 per seed; the first arm's RM scores it (rm_reward)
+            pi0.setdefault(name, {})[seed] = value
+    shown = SUMMARY_METRICS + ARM_RM_METRICS
+    table = [{"arm": "pi0 (SFT)", **{m: _mean_sd(list(pi0.get(m, {}).values())) for m in shown}}]
     for arm, _ in order:
-        table.append({"arm": arm, **{m: _mean_sd(values.get(arm, {}).get(m, [])) for m in SUMMARY_METRICS}})
+        table.append({"arm": arm, **{m: _mean_sd(values.get(arm, {}).get(m, [])) for m in shown}})
     gold = values.get("gold", {}).get("gold_win_rate")
     if gold:
         for row in table[1:]:

@@ -14,7 +14,11 @@ from workbench.config import RunConfig, to_dict
 from workbench.store import query
 
 # config sections the stages before the loop read: runs that agree on them can share those stages (`fork`)
-PREFIX_KEYS = ("seed", "world", "annotator", "model", "pretrain", "sft", "reward", "eval", "generation", "lora")
+PREFIX_KEYS = ("seed", "world", "annotator", "judges", "model", "pretrain", "sft", "reward", "eval", "generation",
+               "lora")
+# of those, the ones only the reward stage and π0's evaluation read: a fork that differs in them keeps π0 and trains
+# its own reward model (`Pipeline.fork`)
+REWARD_KEYS = ("annotator", "judges", "reward", "eval")
 
 
 def prefix_differences(a: RunConfig, base: RunConfig) -> list[str]:

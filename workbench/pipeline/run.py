@@ -27,7 +27,7 @@ from workbench import console
 from workbench.config import RunConfig, from_dict, to_dict
 from workbench.distributed import seed_everything
 from workbench.loop import schedule
-from workbench.pipeline.reuse import prefix_differences
+from workbench.pipeline.reuse import REWARD_KEYS, prefix_differences
 from workbench.records import Run, Stage
 from workbench.store import RunStore, query
 
@@ -73,28 +73,36 @@ class Pipeline:
         """A new run that shares `base`'s π0, reward model and π0 evaluation instead of recomputing them.
 
         Allowed when `cfg` differs from the base's only in what comes after those stages (the loop, DPO,
-        generation of rollouts, world.n_iter); the shared stages' rows are copied with the new run id.
+        generation of rollouts, world.n_iter); the shared stages' rows are copied with the new run id. A fork that
+        also differs in what only the reward stage and π0's evaluation read (`reuse.REWARD_KEYS`: annotator, judges,
+        reward, eval) keeps `base`'s π0 and runs those two stages itself: its own reward model on its own labels.
         """
         differ = prefix_differences(cfg, base.cfg)
-        if differ:
-            raise ValueError(f"cannot fork {base.run_id}: the config differs in {', '.join(differ)}, which the shared "
-                             "stages depend on")
+        blocking = [k for k in differ if k not in REWARD_KEYS]
+        if blocking:
+            raise ValueError(f"cannot fork {base.run_id}: the config differs in {', '.join(blocking)}, which the "
+                             f"shared stages depend on (a fork may differ in {', '.join(REWARD_KEYS)}: it then trains "
+                             "its own reward model)")
         prefix = [stage for stage, t in base.plan() if t == 0]  # world, [pretrain,] sft, reward, evaluate
-        missing = {(stage, 0) for stage in prefix} - base.done()
+        shared = [stage for stage in prefix if not differ or stage not in ("reward", "evaluate")]
+        missing = {(stage, 0) for stage in shared} - base.done()
         if missing:
             raise ValueError(f"cannot fork {base.run_id}: stages {sorted(missing)} have not finished")
         from workbench.models.pretrain import RECORD
 
         new = cls(cfg, base.store.root, run_id, log)
-        for name in ("tokenizer", "init", "sft", "rm", "pm"):
+        for name in ("tokenizer", "init", "sft") + (() if differ else ("rm", "pm")):
             if base.store.model_dir(name).exists():
                 shutil.copytree(base.store.model_dir(name), new.store.model_dir(name), dirs_exist_ok=True)
         if base.store.model_dir(RECORD).is_file():  # which cached base model the shared π0 started from
             shutil.copy(base.store.model_dir(RECORD), new.store.model_dir(RECORD))
         with new._stage("world", 0, 1):  # its own prompts: the loop's may differ in number
             new.store.write(new.get_world().prompts, "world")
-        for stage in prefix[1:]:
+        for stage in shared[1:]:
             new.store.copy_group(base.store, f"{stage}-000")
+        if differ:
+            log(f"[workbench] fork {new.run_id}: π0 from {base.run_id}; its own reward model ({', '.join(differ)} "
+                "differ)")
         return new
 
     # -- bookkeeping -------------------------------------------------------------------------------------------

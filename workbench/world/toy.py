@@ -80,10 +80,13 @@ class Addition:
     def reference(self, meta: dict) -> str:
         return f"{meta['a'] + meta['b']}."
 
-    def gold(self, meta: dict, response: str) -> float:
+    def correct(self, meta: dict, response: str) -> bool:
+        """Whether the final number is the sum: what a verifier checks (world/judges.py)."""
         numbers = [int(tok) for tok in _digits(response)]
-        correct = bool(numbers) and numbers[-1] == meta["a"] + meta["b"]
-        return float(correct) - _verbosity(response, self.reference(meta))
+        return bool(numbers) and numbers[-1] == meta["a"] + meta["b"]
+
+    def gold(self, meta: dict, response: str) -> float:
+        return float(self.correct(meta, response)) - _verbosity(response, self.reference(meta))
 
     def demonstration(self, meta: dict, rng: random.Random, cfg: WorldConfig) -> str:
         answer = meta["a"] + meta["b"]
@@ -317,6 +320,13 @@ def gold_utility(prompt: Prompt, response: str) -> float:
     if prompt.family == EXTERNAL:
         return math.nan
     return FAMILIES[prompt.family].gold(json.loads(prompt.meta), response)
+
+
+def correct(prompt: Prompt, response: str) -> bool | None:
+    """Whether `response` gets `prompt`'s answer right, for the families with one right answer (reasoning); None for
+    the others, whose gold is graded rather than right or wrong."""
+    family = FAMILIES.get(prompt.family)
+    return family.correct(json.loads(prompt.meta), response) if hasattr(family, "correct") else None
 
 
 def with_loop_prompts(world: World, texts: dict[int, list[str]]) -> World:

@@ -309,10 +309,20 @@ def page_reward_model(Q, selected):
         no_data("metric `rm_policy_accuracy` is not in these runs (eval.drift_samples=0, or an older run)")
     else:
         st.plotly_chart(figures.rm_drift(drift, figures.run_colors(selected)), key="rm_drift")
+    st.subheader("Who labelled the reward data (the judge card)")
+    st.caption("Each section's pairs were labelled as the paper's datasets for it were: a verifier (reasoning), "
+               "safety labels, the GPT-4-like annotator and a human judge (chat). Per labeller: its pairs and their "
+               "chosen / rejected length ratio beside the paper's, and its expected agreement with gold and "
+               "preference for the longer answer on pairs of π0's own samples, beside the published figures it was "
+               "set from (`workbench judges RUN`).")
+    stored_table(Q, "judge_card", selected, "judge_card", "a run's reward stage writes it")
     curves = Q("metric_curves", selected, None)
     train = curves[(curves.iteration == 0) & curves.name.isin(("rm_train_pairs", "rm_train_accuracy",
                                                                  "annotator_gold_agreement",
-                                                                 "annotator_prefers_longer"))]
+                                                                 "annotator_prefers_longer",
+                                                                 "annotator_pi0_gold_agreement",
+                                                                 "annotator_pi0_prefers_longer",
+                                                                 "rm_length_corr_pi0"))]
     if len(train):
         st.subheader("Reward-model training")
         st.dataframe(train.pivot_table(index="run_id", columns="name", values="value").reset_index(),

@@ -94,3 +94,30 @@ def test_ci_runs_the_readme_test_command():
     assert "pytest" in test_command and 'pip install torch==2.13.0 -e ".[dev]"' in test_command, test_command
     ci = _command_lines((REPO / ".ci" / "run").read_text())
     assert test_command in ci, f"no line of .ci/run is the README's test command\n{test_command}"
+
+
+def test_readme_headline_is_generated_from_the_experiment_tables():
+    """The README's headline table is `python -m workbench.pipeline.headline`'s output from docs/experiments.md, as
+    the paper experiment wrote its table there: not typed."""
+    from workbench.pipeline.headline import BEGIN, END, headline
+
+    readme = (REPO / "README.md").read_text()
+    block = readme.partition(BEGIN + "\n")[2].partition("\n" + END)[0]
+    assert block, "the README has no generated headline block"
+    assert block == headline((REPO / "docs" / "experiments.md").read_text()), \
+        "run python -m workbench.pipeline.headline"
+
+
+def test_headline_picks_the_paper_tables_columns_and_spearman_line():
+    from workbench.pipeline.headline import COLUMNS, headline
+
+    cols = ["arm", "gold_win_rate", "lc_win_rate", "gold_utility", "rm_reward", "mean_length_chars", "kl_to_ref",
+            "rm_length_corr_pi0"]
+    page = "\n".join(["# Results", "### oracle (x)", "| arm | gold_win_rate |", "|---|---|", "| rm | 0.4 |",
+                      "### paper (default preset, seeds 0, 1, 2)", "", "| " + " | ".join(cols) + " |",
+                      "|---|" + "---|" * (len(cols) - 1), "| iterative | " + " | ".join(map(str, range(7))) + " |",
+                      "", "Spearman correlation of lc_win_rate ...: seed 0 +0.90.", "## Next"])
+    out = headline(page).splitlines()
+    assert out[2] == "| arm | " + " | ".join(COLUMNS) + " |"
+    assert out[4] == "| iterative | 0 | 1 | 2 | 4 | 5 | 6 |"  # rm_reward (3) left out
+    assert out[-1].startswith("Spearman correlation") and "default preset, seeds 0, 1, 2" in out[0]

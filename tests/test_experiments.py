@@ -6,7 +6,15 @@ import sys
 import pytest
 from testing_utils import SMALL
 
-from workbench.pipeline.experiment import EXPERIMENTS, SUMMARY_METRICS, run_experiment, summary, to_markdown
+from workbench.pipeline.experiment import (
+    EXPERIMENTS,
+    PAPER_LC,
+    SUMMARY_METRICS,
+    paper_spearman,
+    run_experiment,
+    summary,
+    to_markdown,
+)
 from workbench.store import query
 
 EXPECTED_ARMS = {
@@ -17,6 +25,7 @@ EXPECTED_ARMS = {
     "rl-baseline": ["ours", "trl-rloo"],
     "dpo-settings": ["default", "beta=0.3", "lr=5e-6", "rpo", "reference=previous"],
     "rm-refresh": ["fixed", "uncertain", "random", "disagree"],
+    "paper": ["iterative", "offline", "single-judge", "length-penalty"],
 }
 PEER_ARMS = {"trl-online-dpo": "trl-online-dpo", "rl-baseline": "trl-rloo"}
 
@@ -83,6 +92,8 @@ def test_experiment_table_has_every_arm(name, root, quick_experiment):
                      [experiment_id])[1]
         picked = {arm: {(a, b) for r, a, b in rows if r == arm} for arm in ("uncertain", "disagree")}
         assert picked["disagree"] != picked["uncertain"]
+    if name == "paper":
+        _check_paper(root, experiment_id)
     if name in PEER_ARMS:
         budget = query(root, """select json_extract_string(r.config, '$.loop.time_budget_s') from runs r
                                join experiments e using (run_id) where e.experiment_id = ? and e.arm = ?""",
@@ -97,6 +108,38 @@ def test_experiment_table_has_every_arm(name, root, quick_experiment):
                                   [experiment_id, PEER_ARMS[name]])[1][0]
         assert trl_wall < float(budget) + 60  # stopped at the budget (plus one step and the save)
         assert trained > 0  # it took optimizer steps on some of the prompts
+
+
+def _check_paper(root, experiment_id):
+    """single-judge keeps the shared π0 (its SFT rows are the first arm's) and trains its own RM on the annotator's
+    labels of every pair; length-penalty's λ is the first arm's RM slope; the Spearman row recomputes with scipy."""
+    from scipy.stats import spearmanr
+
+    scorers = query(root, """select e.arm, list(distinct p.scorer order by p.scorer) from pairs p
+                             join experiments e using (run_id) where e.experiment_id = ? and p.iteration = 0
+                             group by e.arm""", [experiment_id])[1]
+    assert dict(scorers) == {"iterative": ["annotator", "human", "safety", "verifier"], "single-judge": ["annotator"]}
+    sft = query(root, """select count(distinct s.finished_at), count(*) from stages s join experiments e using (run_id)
+                         where e.experiment_id = ? and s.stage = 'sft'""", [experiment_id])[1]
+    assert sft == [(1, 4)]
+    rms = query(root, """select e.arm, m.value from metrics m join experiments e using (run_id)
+                         where e.experiment_id = ? and m.iteration = 0 and m.name = 'rm_length_slope_pi0'""",
+                [experiment_id])[1]
+    slope = dict(rms)
+    assert slope["iterative"] != slope["single-judge"]  # its own RM
+    lam = query(root, """select json_extract(r.config, '$.loop.length_penalty')::double from runs r
+                         join experiments e using (run_id) where e.experiment_id = ? and e.arm = 'length-penalty'""",
+                [experiment_id])[1][0][0]
+    assert lam == pytest.approx(max(0.0, slope["iterative"]), rel=1e-5)
+    lc = dict(query(root, """select e.arm, m.value from metrics m join experiments e using (run_id)
+                             where e.experiment_id = ? and m.name = 'lc_win_rate' and m.iteration =
+                                   (select max(x.iteration) from metrics x where x.run_id = m.run_id)""",
+                    [experiment_id])[1])
+    lc["pi0 (SFT)"] = 0.5
+    want = spearmanr([lc[a] for a in PAPER_LC], list(PAPER_LC.values())).statistic
+    (rho,) = paper_spearman(root, experiment_id).values()
+    assert rho == pytest.approx(want) or (rho != rho and want != want)
+    assert "Spearman correlation of lc_win_rate" in (root / "experiments" / f"{experiment_id}.md").read_text()
 
 
 def test_later_experiments_fork_an_earlier_runs_stages_before_the_loop(root):
@@ -138,6 +181,26 @@ def test_which_runs_can_share_the_stages_before_the_loop():
     assert prefix_differences(cfg("loop.oracle=pm"), cfg("reward.train_pm=true")) == []
     assert prefix_differences(cfg("reward.train_pm=true"), cfg()) == ["reward"]
     assert prefix_differences(cfg("loop.oracle=pm"), cfg()) == ["reward"]
+    assert prefix_differences(cfg("reward.labels=single", "judges.human_share=0.5"), cfg()) == ["judges", "reward"]
+
+
+def test_a_fork_may_train_its_own_reward_model_but_not_its_own_policy(tmp_path):
+    """Pipeline.fork with a change the reward stage reads keeps the base's π0 and reruns the reward stage and π0's
+    evaluation; a change SFT reads is refused, naming the section."""
+    from workbench.config import load_config
+    from workbench.pipeline.run import Pipeline
+
+    base = Pipeline(load_config(preset="quick", overrides=list(SMALL)), tmp_path, log=lambda *_: None)
+    base.world(), base.pretrain(), base.sft(), base.reward(), base.evaluate(0)
+    with pytest.raises(ValueError, match="differs in sft"):
+        Pipeline.fork(base, load_config(preset="quick", overrides=[*SMALL, "sft.epochs=2"]))
+    fork = Pipeline.fork(base, load_config(preset="quick", overrides=[*SMALL, "reward.labels=single"]),
+                         log=lambda *_: None)
+    assert ("sft", 0) in fork.done() and ("reward", 0) not in fork.done() and not fork.store.model_dir("rm").exists()
+    fork.reward(), fork.evaluate(0)
+    weights = "model.safetensors"
+    assert (fork.store.model_dir("sft") / weights).read_bytes() == (base.store.model_dir("sft") / weights).read_bytes()
+    assert (fork.store.model_dir("rm") / weights).read_bytes() != (base.store.model_dir("rm") / weights).read_bytes()
 
 
 def test_markdown_has_a_row_per_arm():

@@ -113,6 +113,74 @@ def test_reward_data_mixes_its_sources(quick_run):
     assert total == len(sides) and (page.chosen_source != "").all() and (page.rejected_source != "").all()
 
 
+def test_judge_card_recomputes_from_the_store(quick_run):
+    """The reward data's labellers as stored: each section's pairs by its own labeller, the card's pair counts and
+    length ratios those of the `pairs` table, and its π0 figures (and the annotator_pi0_* metrics) the expected
+    figures of the stored π0 candidates; `workbench judges` prints the card."""
+    import dataclasses
+
+    from workbench.records import Generation, Prompt
+    from workbench.world import judges
+
+    root, run_id, _, _ = quick_run
+    cfg = load_config(preset="quick")
+    labelled = _sql(root, "select pr.section, p.scorer, c.n_chars as c, r.n_chars as r from pairs p "
+                          "join prompts pr using (run_id, prompt_id) "
+                          "join generations c on c.generation_id = p.chosen_id "
+                          "join generations r on r.generation_id = p.rejected_id where p.iteration = 0")
+    assert {(x["section"], x["scorer"]) for x in labelled} == {
+        ("reasoning", "verifier"), ("safety", "safety"), ("chat", "annotator"), ("chat", "human"),
+        ("chat-hard", "annotator"), ("chat-hard", "human")}
+    card = {r["labeller"]: r for r in _sql(root, "select * from judge_card")}
+    assert set(card) == set(judges.LABELLERS)
+    for who, row in card.items():
+        mine = [x for x in labelled if x["scorer"] == who]
+        assert row["pairs"] == len(mine)
+        assert row["length_ratio"] == pytest.approx(sum(x["c"] for x in mine) / sum(x["r"] for x in mine))
+        assert row["paper_length_ratio"] == pytest.approx(judges.paper_length_ratio(who))
+    cols = ", ".join(f"g.{f.name}" for f in dataclasses.fields(Generation))
+    _, gens = query(root, f"select {cols}, s.value from generations g join scores s using (run_id, generation_id) "
+                          "where g.purpose = 'pref' and s.scorer = 'gold'")
+    _, prompts = query(root, f"select {', '.join(f.name for f in dataclasses.fields(Prompt))} from prompts "
+                             "where split = 'pref'")
+    by_section = judges.pi0_pairs([Prompt(*p) for p in prompts], [Generation(*g[:-1]) for g in gens],
+                                  [g[-1] for g in gens])
+    for who, row in card.items():
+        fig = judges.expected_figures(who, cfg, judges.section_pairs(by_section, judges.SECTIONS[who]))
+        assert (row["pi0_gold_agreement"], row["pi0_pairs_decided"]) == (pytest.approx(fig.gold_agreement),
+                                                                         fig.decided)
+    every = judges.expected_figures("annotator", cfg, [p for ps in by_section.values() for p in ps])
+    metrics = {r["name"]: r["value"] for r in _sql(root, "select name, value from metrics where iteration = 0")}
+    assert metrics["annotator_pi0_gold_agreement"] == pytest.approx(every.gold_agreement)
+    assert metrics["annotator_pi0_prefers_longer"] == pytest.approx(every.prefers_longer)
+    assert -1 <= metrics["rm_length_corr_pi0"] <= 1 and metrics["rm_length_corr_pi0_skipped"] >= 0
+    from workbench.interfaces import dashboard_data as dd
+    from workbench.store import connect
+
+    shown = dd.judge_card(connect(root), [run_id])  # the dashboard's Reward model page
+    assert shown.labeller.tolist() == list(judges.LABELLERS) and shown.pairs.tolist() == [
+        card[w]["pairs"] for w in judges.LABELLERS]
+    out = subprocess.run(CLI + ["judges", run_id, "--root", str(root)], capture_output=True, text=True, check=True)
+    assert "annotator_pi0_gold_agreement" in out.stdout and "UltraInteract (161,927)" in out.stdout
+
+
+def test_kl_is_never_negative_and_degenerate_lc_fits_are_counted(quick_run):
+    root, _, _, _ = quick_run
+    rows = _sql(root, "select iteration, name, value from metrics where name in "
+                      "('kl_to_ref', 'lc_model_term_zero', 'lc_degenerate_fits', 'lc_win_rate') order by iteration")
+    by = {}
+    for r in rows:
+        by.setdefault(r["name"], {})[r["iteration"]] = r["value"]
+    assert all(v >= 0 for v in by["kl_to_ref"].values()) and by["kl_to_ref"][0] == 0
+    assert 0 not in by["lc_model_term_zero"]  # π0 against itself is no fit
+    running = 0.0
+    for t, zero in sorted(by["lc_model_term_zero"].items()):
+        running += zero
+        assert by["lc_degenerate_fits"][t] == running
+        if zero:
+            assert by["lc_win_rate"][t] == 0.5  # a zeroed model term is σ(0)
+
+
 def test_pairs_are_best_and_worst_of_their_prompt(quick_run):
     root, _, _, _ = quick_run
     rows = _sql(root, """
@@ -184,7 +252,7 @@ def test_evals_table_recomputes_the_metrics(quick_run):
     cfg = load_config(preset="quick")
     rows = _sql(root, """
         select e.iteration, count(*) as n, avg(e.gold_preference) as gold_wr, avg(e.annotator_preference) as ann_wr,
-               avg(e.policy_logprob - e.ref_logprob) as kl,
+               avg(exp(e.ref_logprob - e.policy_logprob) - 1 - (e.ref_logprob - e.policy_logprob)) as kl,
                (select value from metrics m where m.name = 'gold_win_rate' and m.iteration = e.iteration) as m_gold,
                (select value from metrics m where m.name = 'annotator_win_rate' and m.iteration = e.iteration) as m_ann,
                (select value from metrics m where m.name = 'kl_to_ref' and m.iteration = e.iteration) as m_kl

@@ -272,7 +272,7 @@ def test_a_run_trains_its_reward_model_on_reward_dataset_instead_of_the_annotato
     rows = query(runs, "select source, reason, count from data_filter where run_id = ?", [new_id])[1]
     filt = {(source, reason): n for source, reason, n in rows}
     assert filt[("sums.jsonl", "kept")] == 16
-    assert filt[("toy-annotator", "replaced_by_dataset")] == filt[("toy-annotator", "kept")] > 0
+    assert filt[("toy-labels", "replaced_by_dataset")] == filt[("toy-labels", "kept")] > 0
     annotator = "select count(*) from pairs where run_id = ? and rule = 'annotator'"
     assert query(runs, annotator, [new_id])[1] == query(root, annotator, [run_id])[1]
 

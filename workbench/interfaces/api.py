@@ -74,8 +74,10 @@ class Workbench:
 
     def fork(self, run_id: str, overrides: list[str] = ()):
         """A new `Pipeline` that shares `run_id`'s π0, reward model and π0 evaluation (`Pipeline.fork`), with that
-        run's config and `overrides` (loop, DPO and rollout settings only); `.run()` runs its loop. How one run's
-        iterations are compared with another setting's, e.g. `wb.fork(run, ["loop.rm_refresh=true"]).run()`."""
+        run's config and `overrides`; `.run()` runs its loop. How one run's iterations are compared with another
+        setting's, e.g. `wb.fork(run, ["loop.rm_refresh=true"]).run()`. Overrides of the loop, DPO and rollout
+        settings share everything; overrides of what only the reward stage reads (annotator, judges, reward, eval)
+        keep π0 and train the fork's own RM, e.g. `wb.fork(run, ["reward.labels=single"])`."""
         from workbench.config import load_config
         from workbench.pipeline.run import Pipeline
 

@@ -441,6 +441,19 @@ def rm_eval(con, run_ids: list[str]) -> pd.DataFrame:
     return _df(con, "SELECT * FROM rm_eval WHERE list_contains(?, run_id)", [list(run_ids)])
 
 
+def judge_card(con, run_ids: list[str]) -> pd.DataFrame:
+    """The reward data's labellers per run (`judge_card` table): pairs, length ratio beside the paper's, agreement
+    with gold and preference for the longer on π0's pairs beside the published figures."""
+    return _df(
+        con,
+        "SELECT run_id, labeller, sections, pairs, abstained, length_ratio, paper_length_ratio, pi0_gold_agreement, "
+        "published_agreement, pi0_prefers_longer, published_prefers_longer, stands_for FROM judge_card "
+        "WHERE list_contains(?, run_id) ORDER BY 1, list_position(['verifier', 'safety', 'annotator', 'human'], "
+        "labeller)",
+        [list(run_ids)],
+    )
+
+
 def labels_summary(con, run_ids: list[str]) -> pd.DataFrame:
     """Human labels from the viewer: how many per run and labeler."""
     return _df(

@@ -23,7 +23,6 @@ labellers"), and every run measures them again on its own π0's pairs: the judge
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from dataclasses import dataclass, field
@@ -252,9 +251,3 @@ def section_pairs(by_section: dict[str, list[tuple]], sections) -> list[tuple]:
 def describe(labeller: str) -> str:
     """The paper's datasets a labeller stands for, with their pair counts."""
     return ", ".join(f"{d.name} ({d.pairs:,})" for d in PAPER_DATASETS[labeller])
-
-
-def card_json(cfg: RunConfig) -> str:
-    """The knobs the labellers ran with, as JSON (stored with the card)."""
-    return json.dumps({"labels": cfg.reward.labels, "judges": vars(cfg.judges), "annotator": vars(cfg.annotator)},
-                      sort_keys=True)

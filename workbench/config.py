@@ -862,13 +862,19 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
+def between_markers(text: str, begin: str, end: str, body: str, where: str) -> str:
+    """`text` with what stands between the lines `begin` and `end` replaced by `body`: how the docs' generated parts
+    are rewritten (this table, the README's headline). A ValueError naming `where` when a marker is missing."""
+    head, found_begin, rest = text.partition(begin)
+    _, found_end, tail = rest.partition(end)
+    if not found_begin or not found_end:
+        raise ValueError(f"{where} needs the lines {begin} and {end} around its generated part")
+    return f"{head}{begin}\n{body}\n{end}{tail}"
+
+
 def docs_with_table(text: str) -> str:
     """`text` (the docs page) with the part between TABLE_BEGIN and TABLE_END replaced by `markdown_table()`."""
-    head, begin, rest = text.partition(TABLE_BEGIN)
-    _, end, tail = rest.partition(TABLE_END)
-    if not begin or not end:
-        raise ValueError(f"{DOCS_PAGE} needs the lines {TABLE_BEGIN} and {TABLE_END} around the config table")
-    return f"{head}{TABLE_BEGIN}\n{markdown_table()}\n{TABLE_END}{tail}"
+    return between_markers(text, TABLE_BEGIN, TABLE_END, markdown_table(), str(DOCS_PAGE))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ the columns that tell the paper's story, and its Spearman line.
 
 from __future__ import annotations
 
-from workbench.config import SOURCE_DIR
+from workbench.config import SOURCE_DIR, between_markers
 
 README = SOURCE_DIR / "README.md"
 EXPERIMENTS_PAGE = SOURCE_DIR / "docs" / "experiments.md"
@@ -50,11 +50,7 @@ def headline(page: str) -> str:
 
 
 def readme_with_headline(readme: str, page: str) -> str:
-    head, begin, rest = readme.partition(BEGIN)
-    _, end, tail = rest.partition(END)
-    if not begin or not end:
-        raise ValueError(f"{README} needs the lines {BEGIN} and {END} around the headline table")
-    return f"{head}{BEGIN}\n{headline(page)}\n{END}{tail}"
+    return between_markers(readme, BEGIN, END, headline(page), str(README))
 
 
 if __name__ == "__main__":

@@ -253,9 +253,11 @@ def test_evals_table_recomputes_the_metrics(quick_run):
     rows = _sql(root, """
         select e.iteration, count(*) as n, avg(e.gold_preference) as gold_wr, avg(e.annotator_preference) as ann_wr,
                avg(exp(e.ref_logprob - e.policy_logprob) - 1 - (e.ref_logprob - e.policy_logprob)) as kl,
+               avg(e.policy_logprob - e.ref_logprob) as k1,
                (select value from metrics m where m.name = 'gold_win_rate' and m.iteration = e.iteration) as m_gold,
                (select value from metrics m where m.name = 'annotator_win_rate' and m.iteration = e.iteration) as m_ann,
-               (select value from metrics m where m.name = 'kl_to_ref' and m.iteration = e.iteration) as m_kl
+               (select value from metrics m where m.name = 'kl_to_ref' and m.iteration = e.iteration) as m_kl,
+               (select value from metrics m where m.name = 'kl_to_ref_k1' and m.iteration = e.iteration) as m_k1
         from evals e group by e.iteration order by e.iteration
     """)
     assert [r["iteration"] for r in rows] == list(range(cfg.loop.iterations + 1))
@@ -263,7 +265,7 @@ def test_evals_table_recomputes_the_metrics(quick_run):
         assert r["n"] == cfg.world.n_eval
         assert r["gold_wr"] == pytest.approx(r["m_gold"])
         assert r["ann_wr"] == pytest.approx(r["m_ann"])
-        assert r["kl"] == pytest.approx(r["m_kl"])
+        assert r["kl"] == pytest.approx(r["m_kl"]) and r["k1"] == pytest.approx(r["m_k1"])
     assert rows[0]["m_kl"] == 0.0  # π0 against itself
     names = {r["name"] for r in _sql(root, "select distinct name from metrics where iteration = 1")}
     for name in ("lc_win_rate", "kl_to_ref", "reward_length_corr", "capability", "alignment_tax",

@@ -5,7 +5,8 @@ Metrics (one value per iteration; per section as "<name>.<section>"):
 - lc_win_rate: AlpacaEval 2's length-controlled win rate with the simulated annotator as the judge (see
   `length_controlled_win_rate`); annotator_win_rate is the same judge's raw win rate.
 - kl_to_ref: KL(π_t ‖ π0) estimated on π_t's eval responses, both policies at the eval temperature, with Schulman's
-  k3 estimator (non-negative per sample; see `kl_estimate`).
+  k3 estimator (non-negative per sample; see `kl_estimate`); kl_to_ref_k1 is the plain mean log-ratio (k1), also
+  unbiased, which can go below 0 but has no heavy tail where π_t has moved far from π0.
 - lc_model_term_zero: 1 when the length-controlled fit's model term is exactly 0 (L1 zeroed it: lc_win_rate is then
   0.5 whatever the judge said), else 0; lc_degenerate_fits counts such fits over iterations 1..t.
 - gold_utility / rm_reward: mean gold utility and mean reward-model score of π_t's responses (rm_reward up while
@@ -211,6 +212,7 @@ def policy_metrics(prompts, scored, baseline, baseline_gold: list[float], policy
                            rm=scored.rm, n_tokens=[g.n_tokens for g in gens], n_chars=chars,
                            baseline_chars=base_chars, annotator=annot)
     metrics["kl_to_ref"] = kl_estimate(policy_logprobs, ref_logprobs)
+    metrics["kl_to_ref_k1"] = fmean(p - r for p, r in zip(policy_logprobs, ref_logprobs))  # the plain log-ratio
     metrics["capability"] = sum(u >= 1.0 - 1e-9 for u in capability_gold) / len(capability_gold)
     metrics["alignment_tax"] = 0.0 if capability_at_pi0 is None else capability_at_pi0 - metrics["capability"]
     return metrics, annot

@@ -47,7 +47,7 @@ from workbench.records import ExperimentArm
 from workbench.store import query
 
 SUMMARY_METRICS = (
-    "gold_win_rate", "lc_win_rate", "gold_utility", "rm_reward", "mean_length_chars", "kl_to_ref",
+    "gold_win_rate", "lc_win_rate", "gold_utility", "rm_reward", "mean_length_chars", "kl_to_ref", "kl_to_ref_k1",
     "reward_length_corr", "alignment_tax", "rm_policy_accuracy", "lc_degenerate_fits",
 )
 # iteration-0 metrics of an arm's own reward model (an arm that trains its own RM differs from π0's row in them)

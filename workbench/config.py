@@ -572,7 +572,11 @@ class LoopConfig:
 @dataclass
 class DPOStageConfig:
     beta: float = field(default=0.1, metadata={"help": "DPO's β: the strength of the pull towards the reference"})
-    learning_rate: float = field(default=2e-5, metadata={"help": "DPO's learning rate"})
+    learning_rate: float = field(
+        default=1e-4,
+        metadata={"help": "DPO's learning rate: the online loop's best with gold labels of a grid both loop arms tried "
+                          "(benchmarks/dpo_step_grid.py)",
+                  "see": "[The loop's DPO step](experiments.md#the-loops-dpo-step-chosen-with-gold-labels-only)"})
     epochs: float = field(default=2.0, metadata={"help": "passes over each iteration's pairs"})
     batch_size: int = field(default=32, metadata={"help": "pairs per batch"})
     loss_type: list[str] = field(

@@ -57,7 +57,7 @@ ARM_RM_METRICS = ("rm_length_corr_pi0",)
 PAPER_LC = {"pi0 (SFT)": 10.2, "single-judge": 20.7, "offline": 22.5, "iterative": 31.3, "length-penalty": 38.1}
 # offline DPO's own step (learning rate, prompts per iteration × iterations), the best of the gold-label grid
 # (benchmarks/dpo_step_grid.py) by its mean over seeds 0–2; the loop's own is the default config's
-OFFLINE_STEP = (2e-5, 300)
+OFFLINE_STEP = (2e-5, 600)
 
 
 @dataclass(frozen=True)

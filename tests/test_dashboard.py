@@ -307,7 +307,8 @@ def test_quick_run_pages_show_the_stored_numbers(quick_store, monkeypatch):
     at.sidebar.radio(key="page").set_value("Reward model").run()
     assert not at.exception
     agree = frame(at, "accuracy", "ci_low")
-    annot = agree[agree.scorer == "annotator"]
+    annot = agree[agree.iteration == 0]  # the reward data, each pair under its labeller (verifier, safety, ...)
+    assert set(annot.scorer) == {"verifier", "safety", "annotator", "human"}
     _, rows = query(root, "select value from metrics where name = 'annotator_gold_agreement'")
     assert annot.agree.sum() / annot.n.sum() == pytest.approx(rows[0][0])  # the page recomputes the stored metric
 

@@ -416,7 +416,7 @@ def browse_pairs(
 
 
 def pair_gold_agreement(con, run_ids: list[str]) -> pd.DataFrame:
-    """How often the scorer that picked each pair (the RM in the loop, the annotator for the RM's training data)
+    """How often the scorer that picked each pair (the RM in the loop, each labeller for the RM's training data)
     agrees with the gold utility, per run, iteration, scorer and section, over pairs whose gold utilities differ:
     run_id, iteration, scorer, section, n, agree, accuracy, ci_low, ci_high (Wilson 95%)."""
     parts = [

@@ -171,7 +171,7 @@ def run_experiment(experiment: str, seeds: list[int], preset: str = "default", r
         base_cfg = load_config(preset=preset, overrides=base_overrides)
         plan = arms(experiment, base_cfg)
         first = None
-        for arm in plan:
+        for index, arm in enumerate(plan):
             arm_overrides = list(arm.overrides)
             if experiment in PEERS and arm is not plan[0]:
                 arm_overrides.append(f"loop.time_budget_s={_loop_wall_s(root, first.run_id):.1f}")
@@ -187,7 +187,7 @@ def run_experiment(experiment: str, seeds: list[int], preset: str = "default", r
                     "(same config)")
                 RunStore(root, done).write(
                     [ExperimentArm(done, experiment_id, experiment, arm.name, seed, json.dumps(arm_overrides))],
-                    f"experiment-{experiment_id}",
+                    f"experiment-{experiment_id}-arm{index}",  # one segment per arm: a run may stand for two
                 )
                 first = first or Pipeline.resume(root, done, log=log)
                 continue
@@ -197,7 +197,7 @@ def run_experiment(experiment: str, seeds: list[int], preset: str = "default", r
             pipeline = Pipeline(cfg, root, log=log) if donor is None else Pipeline.fork(donor, cfg, log=log)
             RunStore(root, pipeline.run_id).write(
                 [ExperimentArm(pipeline.run_id, experiment_id, experiment, arm.name, seed, json.dumps(arm_overrides))],
-                f"experiment-{experiment_id}",
+                f"experiment-{experiment_id}-arm{index}",  # one segment per arm: a run may stand for two
             )
             pipeline.run()
             first = first or pipeline
@@ -282,8 +282,11 @@ def summary(source, experiment_id: str) -> list[dict]:
     )
     if not detailed:
         raise ValueError(f"no finished arms for experiment {experiment_id!r}")
-    order = _rows(source, "select arm, min(run_id) from experiments where experiment_id = ? group by arm "
-                          "order by 2", [experiment_id])
+    order = _rows(source, "select arm, min(run_id), any_value(experiment) from experiments where experiment_id = ? "
+                          "group by arm order by 2", [experiment_id])
+    if order and order[0][2] in EXPERIMENTS:  # the plan's order: two arms may share one finished run
+        names = [a.name for a in arms(order[0][2], RunConfig())]
+        order.sort(key=lambda row: names.index(row[0]) if row[0] in names else len(names))
     pi0: dict[str, dict[int, float]] = {}
     values: dict[str, dict[str, list[float]]] = {}
     for arm, seed, name, value, is_last in detailed:
@@ -293,7 +296,7 @@ def summary(source, experiment_id: str) -> list[dict]:
             pi0.setdefault(name, {})[seed] = value
     shown = SUMMARY_METRICS + ARM_RM_METRICS
     table = [{"arm": "pi0 (SFT)", **{m: _mean_sd(list(pi0.get(m, {}).values())) for m in shown}}]
-    for arm, _ in order:
+    for arm, *_ in order:
         table.append({"arm": arm, **{m: _mean_sd(values.get(arm, {}).get(m, [])) for m in shown}})
     gold = values.get("gold", {}).get("gold_win_rate")
     if gold:

@@ -32,7 +32,12 @@ def experiment_section(page: str, name: str) -> tuple[str, list[str]]:
 def headline(page: str) -> str:
     """The README's block: the paper experiment's arms in COLUMNS, and its Spearman line."""
     heading, body = experiment_section(page, "paper")
-    table = [line for line in body if line.startswith("|")]
+    first = next((i for i, line in enumerate(body) if line.startswith("|")), len(body))
+    table = []
+    for line in body[first:]:  # the first table only: the one the command wrote
+        if not line.startswith("|"):
+            break
+        table.append(line)
     if len(table) < 3:
         raise ValueError(f"the paper section of {EXPERIMENTS_PAGE.name} has no table")
     cells = [[c.strip() for c in row.strip("|").split("|")] for row in table]
@@ -41,7 +46,8 @@ def headline(page: str) -> str:
     if missing:
         raise ValueError(f"the paper table of {EXPERIMENTS_PAGE.name} lacks the columns {missing}")
     keep = [0] + [head.index(c) for c in COLUMNS]
-    out = [f"`workbench experiment paper`, {heading}: each arm's last iteration, mean ± sd over seeds "
+    setting = heading.partition("(")[2].rstrip(")")  # "default preset, seeds 0, 1, 2"
+    out = [f"`workbench experiment paper` ({setting}): each arm's last iteration, mean ± sd over seeds "
            "([all tables](docs/experiments.md)).", "",
            "| " + " | ".join(head[i] for i in keep) + " |", "|---|" + "---|" * len(COLUMNS)]
     out += ["| " + " | ".join(row[i] for i in keep) + " |" for row in cells[2:]]

@@ -106,8 +106,13 @@ def test_expected_figures_on_hand_built_pairs():
     assert fig.gold_agreement == pytest.approx(1 - cfg.judges.verifier_flip_rate) and fig.decided == 1
 
 
-@pytest.mark.parametrize("xs,ys", [([0.5, 0.52, 0.51, 0.6, 0.7], [10.2, 20.7, 22.5, 31.3, 38.1]),
-                                   ([0.5, 0.5, 0.4, 0.6, 0.6], [1, 2, 3, 4, 5]),
-                                   ([3, 2, 1], [1, 2, 3])])
-def test_spearman_matches_scipy(xs, ys):
+@pytest.mark.parametrize("xs,ys,rho", [
+    ([0.5, 0.52, 0.51, 0.6, 0.7], [10.2, 20.7, 22.5, 31.3, 38.1], 0.9),  # one swap: 1 − 6·2 / (5·24)
+    # ties at their mean rank: ranks 2.5, 2.5, 1, 4.5, 4.5 against 1..5, Pearson 6 / √(9 · 10)
+    ([0.5, 0.5, 0.4, 0.6, 0.6], [1, 2, 3, 4, 5], 6 / math.sqrt(90)),
+    ([3, 2, 1], [1, 2, 3], -1.0),
+])
+def test_spearman_on_hand_ranked_cases(xs, ys, rho):
+    assert spearman(xs, ys) == pytest.approx(rho)
     assert spearman(xs, ys) == pytest.approx(spearmanr(xs, ys).statistic)
+    assert math.isnan(spearman([0.5] * len(ys), ys))  # a constant side

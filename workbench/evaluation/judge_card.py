@@ -17,7 +17,6 @@ from workbench.world.judges import LABELLERS
 
 # RLHF Workflow's BT RM on RewardBench, by section; and its reward–length Pearson over 16 SFT samples per prompt
 PAPER_BT_REWARDBENCH = {"chat": 0.994, "chat-hard": 0.651, "safety": 0.878, "reasoning": 0.864}
-PAPER_PM_REWARDBENCH = {"chat": 0.983, "chat-hard": 0.658, "safety": 0.897, "reasoning": 0.947}
 PAPER_LENGTH_CORR = {"BT RM (LLaMA-3-8B)": 0.06, "UltraRM-13B": 0.19}
 TARGETS = {  # the ranges the default world is held to (the card marks each figure in or out)
     "annotator_pi0_gold_agreement": (0.65, 0.80),
@@ -48,7 +47,7 @@ def render(root, run_id: str) -> str:
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
     _, metrics = query(root, "select name, value from metrics where run_id = ? and iteration = 0 and name in "
                              "('annotator_pi0_gold_agreement', 'annotator_pi0_prefers_longer', 'rm_length_corr_pi0',"
-                             " 'rm_length_corr_pi0_skipped', 'rm_length_slope_pi0')", [run_id])
+                             " 'rm_length_corr_pi0_skipped')", [run_id])
     m = dict(metrics)
     lines.append("")
     for name, (lo, hi) in TARGETS.items():

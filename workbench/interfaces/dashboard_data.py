@@ -30,6 +30,7 @@ import pandas as pd
 from workbench.evaluation.agreement import wilson_interval
 from workbench.evaluation.metrics import HEADLINE
 from workbench.interfaces.run_cache import run_cache
+from workbench.world.judges import LABELLERS
 
 # The Curves page: (metric, title, what it tells). Metrics a run does not store show "no data yet".
 
@@ -448,9 +449,8 @@ def judge_card(con, run_ids: list[str]) -> pd.DataFrame:
         con,
         "SELECT run_id, labeller, sections, pairs, abstained, length_ratio, paper_length_ratio, pi0_gold_agreement, "
         "published_agreement, pi0_prefers_longer, published_prefers_longer, stands_for FROM judge_card "
-        "WHERE list_contains(?, run_id) ORDER BY 1, list_position(['verifier', 'safety', 'annotator', 'human'], "
-        "labeller)",
-        [list(run_ids)],
+        "WHERE list_contains(?, run_id) ORDER BY 1, list_position(?, labeller)",
+        [list(run_ids), list(LABELLERS)],
     )
 
 

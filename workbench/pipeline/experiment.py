@@ -127,7 +127,7 @@ def shared_prefix_run(root: Path, cfg: RunConfig, log=print, policy_only: bool =
     differs in `reuse.REWARD_KEYS` alone also serves (the fork keeps its π0 and trains its own RM) when no run
     matches in full."""
     from workbench.config import ConfigError, from_dict
-    from workbench.pipeline.reuse import REWARD_KEYS, prefix_differences
+    from workbench.pipeline.reuse import blocking_differences, prefix_differences, shared_stages
     from workbench.pipeline.run import Pipeline
 
     if not root.is_dir():
@@ -141,11 +141,10 @@ def shared_prefix_run(root: Path, cfg: RunConfig, log=print, policy_only: bool =
         except (ConfigError, ValueError):  # a run from another version of the config: not comparable
             continue
         differ = prefix_differences(cfg, other)
-        if differ and not (policy_only and set(differ) <= set(REWARD_KEYS)):
+        if differ and (not policy_only or blocking_differences(differ)):
             continue
         donor = Pipeline.resume(root, run_id, log=log)
-        needed = [stage for stage, t in donor.plan() if t == 0 and not (differ and stage in ("reward", "evaluate"))]
-        if {(stage, 0) for stage in needed} <= donor.done():
+        if {(stage, 0) for stage in shared_stages([s for s, t in donor.plan() if t == 0], differ)} <= donor.done():
             if not differ:
                 return donor
             partial = partial or donor
@@ -239,25 +238,15 @@ def paper_spearman(source, experiment_id: str) -> dict[int, float]:
             for seed, lc in sorted(by_seed.items()) if set(PAPER_LC) <= set(lc)}
 
 
-def _ranks(xs: list[float]) -> list[float]:
-    order = sorted(range(len(xs)), key=lambda i: xs[i])
-    ranks = [0.0] * len(xs)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
-
-
 def spearman(xs: list[float], ys: list[float]) -> float:
-    """Spearman's rank correlation: Pearson's on the ranks, ties at their mean rank; NaN when a side is constant."""
-    from workbench.evaluation.metrics import correlation
+    """Spearman's rank correlation (scipy's: ties at their mean rank); NaN when a side is constant."""
+    import warnings
 
-    return correlation(_ranks(xs), _ranks(ys))
+    from scipy.stats import ConstantInputWarning, spearmanr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConstantInputWarning)  # a constant side: NaN, as documented
+        return float(spearmanr(xs, ys).statistic)
 
 
 def _rows(source, sql: str, params: list) -> list[tuple]:

@@ -36,6 +36,18 @@ def prefix_differences(a: RunConfig, base: RunConfig) -> list[str]:
     return [k for k in PREFIX_KEYS if x[k] != y[k]]
 
 
+def blocking_differences(differ: list[str]) -> list[str]:
+    """Of `prefix_differences`' sections, those no fork can differ in (they shape π0); the rest, REWARD_KEYS, only
+    make the fork run the reward stage and π0's evaluation itself."""
+    return [k for k in differ if k not in REWARD_KEYS]
+
+
+def shared_stages(prefix: list[str], differ: list[str]) -> list[str]:
+    """The stages of the base's `prefix` (world, [pretrain,] sft, reward, evaluate) that a fork differing from it in
+    `differ` takes over: all of them, or, when it differs in REWARD_KEYS, those before the reward stage."""
+    return [stage for stage in prefix if not differ or stage not in ("reward", "evaluate")]
+
+
 def finished_run(root: str | Path, cfg: RunConfig, match_name: bool = True, newest: bool = False) -> str | None:
     """A finished run under `root` made from exactly `cfg` (with `match_name=False`, its name aside; the oldest, or
     the newest with `newest`), else None. Seeded runs on CPU repeat their metrics, so such a run stands for a new

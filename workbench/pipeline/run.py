@@ -27,7 +27,7 @@ from workbench import console
 from workbench.config import RunConfig, from_dict, to_dict
 from workbench.distributed import seed_everything
 from workbench.loop import schedule
-from workbench.pipeline.reuse import REWARD_KEYS, prefix_differences
+from workbench.pipeline.reuse import REWARD_KEYS, blocking_differences, prefix_differences, shared_stages
 from workbench.records import Run, Stage
 from workbench.store import RunStore, query
 
@@ -78,13 +78,12 @@ class Pipeline:
         reward, eval) keeps `base`'s π0 and runs those two stages itself: its own reward model on its own labels.
         """
         differ = prefix_differences(cfg, base.cfg)
-        blocking = [k for k in differ if k not in REWARD_KEYS]
+        blocking = blocking_differences(differ)
         if blocking:
             raise ValueError(f"cannot fork {base.run_id}: the config differs in {', '.join(blocking)}, which the "
                              f"shared stages depend on (a fork may differ in {', '.join(REWARD_KEYS)}: it then trains "
                              "its own reward model)")
-        prefix = [stage for stage, t in base.plan() if t == 0]  # world, [pretrain,] sft, reward, evaluate
-        shared = [stage for stage in prefix if not differ or stage not in ("reward", "evaluate")]
+        shared = shared_stages([stage for stage, t in base.plan() if t == 0], differ)
         missing = {(stage, 0) for stage in shared} - base.done()
         if missing:
             raise ValueError(f"cannot fork {base.run_id}: stages {sorted(missing)} have not finished")

@@ -36,6 +36,22 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
+def shut_down() -> None:
+    """Once a stage has finished on this rank: wait for the other ranks, then destroy the process group the launch
+    set up. Without it gloo's worker threads can outlive the interpreter and abort the process at exit (SIGABRT,
+    "terminate called without an active exception"), so a stage that finished still fails its launch. Not called
+    after an error, where the other ranks may never reach the barrier."""
+    import sys
+
+    if "torch.distributed" not in sys.modules:  # a one-process stage never imported it
+        return
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def rank_log_callback(folder: Path):
     """A TrainerCallback that writes this rank's world size and optimizer steps to folder/ranks/rank<r>.json."""
     from transformers import TrainerCallback

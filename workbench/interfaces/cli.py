@@ -510,11 +510,13 @@ def add_stage(sub) -> None:
 
 
 def cmd_stage(args) -> int:
+    from workbench.distributed import shut_down
     from workbench.pipeline.run import PER_ITERATION, Pipeline
 
     pipeline = Pipeline.resume(args.root, args.run)
     method = getattr(pipeline, args.name)
     method(args.iteration) if args.name in PER_ITERATION else method()
+    shut_down()  # under `accelerate launch` / `torchrun`: leave the process group before the interpreter exits
     return 0
 
 

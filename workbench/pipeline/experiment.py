@@ -178,26 +178,26 @@ def run_experiment(experiment: str, seeds: list[int], preset: str = "default", r
                 arm_overrides.append(f"loop.length_penalty={_length_rule(root, first.run_id):.6g}")
             cfg = load_config(preset=preset, overrides=base_overrides + arm_overrides)
             cfg.name = f"{experiment}.{arm.name}"
+
+            def tag(run_id: str) -> None:  # one segment per arm: a run may stand for two
+                RunStore(root, run_id).write(
+                    [ExperimentArm(run_id, experiment_id, experiment, arm.name, seed, json.dumps(arm_overrides))],
+                    f"experiment-{experiment_id}-arm{index}")
+
             # a finished run of this very arm stands for it, except in the peer comparisons, whose arms must share
             # the machine's conditions (the peer's budget is the wall-clock our arm took in this invocation)
             done = finished_run(root, cfg, match_name=False) if reuse and experiment not in PEERS else None
             if done:
                 log(f"[workbench] experiment {experiment}: seed {seed}, arm {arm.name} from finished run {done} "
                     "(same config)")
-                RunStore(root, done).write(
-                    [ExperimentArm(done, experiment_id, experiment, arm.name, seed, json.dumps(arm_overrides))],
-                    f"experiment-{experiment_id}-arm{index}",  # one segment per arm: a run may stand for two
-                )
+                tag(done)
                 first = first or Pipeline.resume(root, done, log=log)
                 continue
             donor = first or (shared_prefix_run(root, cfg, log, policy_only=True) if reuse else None)
             shared = f" (π0, reward model and π0 evaluation from run {donor.run_id})" if donor and not first else ""
             log(f"[workbench] experiment {experiment}: seed {seed}, arm {arm.name}{shared}")
             pipeline = Pipeline(cfg, root, log=log) if donor is None else Pipeline.fork(donor, cfg, log=log)
-            RunStore(root, pipeline.run_id).write(
-                [ExperimentArm(pipeline.run_id, experiment_id, experiment, arm.name, seed, json.dumps(arm_overrides))],
-                f"experiment-{experiment_id}-arm{index}",  # one segment per arm: a run may stand for two
-            )
+            tag(pipeline.run_id)
             pipeline.run()
             first = first or pipeline
     out = root / "experiments" / f"{experiment_id}.md"

@@ -9,6 +9,8 @@ the columns that tell the paper's story, and its Spearman line.
 
 from __future__ import annotations
 
+from itertools import dropwhile, takewhile
+
 from workbench.config import SOURCE_DIR, between_markers
 
 README = SOURCE_DIR / "README.md"
@@ -32,12 +34,8 @@ def experiment_section(page: str, name: str) -> tuple[str, list[str]]:
 def headline(page: str) -> str:
     """The README's block: the paper experiment's arms in COLUMNS, and its Spearman line."""
     heading, body = experiment_section(page, "paper")
-    first = next((i for i, line in enumerate(body) if line.startswith("|")), len(body))
-    table = []
-    for line in body[first:]:  # the first table only: the one the command wrote
-        if not line.startswith("|"):
-            break
-        table.append(line)
+    # the first table only: the one the command wrote
+    table = list(takewhile(lambda line: line.startswith("|"), dropwhile(lambda line: not line.startswith("|"), body)))
     if len(table) < 3:
         raise ValueError(f"the paper section of {EXPERIMENTS_PAGE.name} has no table")
     cells = [[c.strip() for c in row.strip("|").split("|")] for row in table]
